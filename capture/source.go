@@ -1,0 +1,403 @@
+package capture
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// LinkType is a pcap LINKTYPE_ (or DLT_) value kept as a full 32-bit number.
+// gopacket v1.1.19's layers.LinkType is 8 bits wide and turns LINUX_SLL2
+// (276) into 20, so link types never pass through it.
+type LinkType uint32
+
+// Link types this package decodes. See https://www.tcpdump.org/linktypes.html.
+const (
+	LinkNull      LinkType = 0   // BSD loopback: 4-byte address family in the writer's byte order
+	LinkEthernet  LinkType = 1   // Ethernet II, with 802.1Q / 802.1ad tags
+	LinkRawDLT12  LinkType = 12  // DLT_RAW as most BSDs and Linux number it: raw IPv4 or IPv6
+	LinkRawDLT14  LinkType = 14  // DLT_RAW as OpenBSD numbers it: raw IPv4 or IPv6
+	LinkRaw       LinkType = 101 // LINKTYPE_RAW: raw IPv4 or IPv6
+	LinkLoop      LinkType = 108 // OpenBSD loopback: 4-byte address family, network byte order
+	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1 (16-byte header)
+	LinkIPv4      LinkType = 228 // raw IPv4
+	LinkIPv6      LinkType = 229 // raw IPv6
+	LinkLinuxSLL2 LinkType = 276 // Linux cooked capture v2 (20-byte header)
+)
+
+// String returns the link type's LINKTYPE_ name, or its number.
+func (l LinkType) String() string {
+	switch l {
+	case LinkNull:
+		return "NULL"
+	case LinkEthernet:
+		return "EN10MB"
+	case LinkRawDLT12, LinkRawDLT14, LinkRaw:
+		return "RAW"
+	case LinkLoop:
+		return "LOOP"
+	case LinkLinuxSLL:
+		return "LINUX_SLL"
+	case LinkIPv4:
+		return "IPV4"
+	case LinkIPv6:
+		return "IPV6"
+	case LinkLinuxSLL2:
+		return "LINUX_SLL2"
+	}
+	return "LINKTYPE_" + strconv.FormatUint(uint64(l), 10)
+}
+
+// MaxSnaplen is the largest captured length a file record may claim. A
+// larger claim means a corrupt file: it is reported, never allocated.
+const MaxSnaplen = 256 << 10
+
+// Packet is one captured packet. A Source reuses one Packet: the pointer
+// returned by Next, and Data, which aliases the source's buffer, are valid
+// only until the next call to Next. Copy what must outlive it.
+type Packet struct {
+	Data   []byte   // captured bytes, len(Data) == CapLen
+	TS     int64    // capture time, nanoseconds since the Unix epoch
+	CapLen int      // captured length
+	Len    int      // original length on the wire; CapLen < Len means cut by snaplen
+	Link   LinkType // link type of Data
+	Index  uint64   // 1-based packet number across the whole Source (all files)
+}
+
+// Time returns the capture time as a time.Time (UTC).
+func (p *Packet) Time() time.Time { return time.Unix(0, p.TS).UTC() }
+
+// Source yields packets in capture order. Next and Close are called from one
+// goroutine; Stats may be called from any goroutine at any time.
+type Source interface {
+	// Next returns the next packet, or io.EOF at the end. A truncated or
+	// corrupt file yields every complete packet first, then a *FileError.
+	// A live source returns (nil, nil) when its read timeout expires with no
+	// packet, so that the caller can run its timers.
+	Next() (*Packet, error)
+	// Stats returns counters so far; safe for concurrent use.
+	Stats() SourceStats
+	// Close releases the source. It is safe to call more than once.
+	Close() error
+}
+
+// SourceStats counts what a Source has delivered and, for a live capture,
+// what the kernel saw (libpcap's pcap_stats).
+type SourceStats struct {
+	Packets   uint64 // packets returned by Next
+	Bytes     uint64 // captured bytes of those packets (sum of CapLen)
+	Files     uint64 // files opened so far (file sources)
+	Received  uint64 // live: packets received by the filter (ps_recv)
+	Dropped   uint64 // live: packets dropped by the kernel for lack of buffer space (ps_drop)
+	IfDropped uint64 // live: packets dropped by the interface or driver (ps_ifdrop)
+}
+
+// FileError is a problem with a capture file: it cannot be opened, it is
+// not a capture file, or it is truncated or corrupt at Offset. For a gzip
+// file Offset counts decompressed bytes.
+type FileError struct {
+	File   string // file name as given ("-" for standard input)
+	Offset int64  // byte offset of the bad header or record
+	Err    error  // what is wrong
+}
+
+// Error returns "capture: <file>: offset N: <err>".
+func (e *FileError) Error() string {
+	return "capture: " + e.File + ": offset " + strconv.FormatInt(e.Offset, 10) + ": " + e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Errors a FileError may carry, for errors.Is.
+var (
+	// ErrTruncated means the file ends in the middle of a header or record.
+	ErrTruncated = errors.New("file truncated in the middle of a record")
+	// ErrNotCapture means the file is neither pcap nor pcapng (nor gzip of either).
+	ErrNotCapture = errors.New("not a pcap or pcapng file")
+)
+
+// fileReader is a format-specific reader of one capture stream.
+type fileReader interface {
+	// next fills p (all but Index) and returns nil, io.EOF at a clean end,
+	// or a *FileError.
+	next(p *Packet) error
+}
+
+const (
+	readBufSize = 4 << 20 // bytes read per refill
+	gzipMagic0  = 0x1f
+	gzipMagic1  = 0x8b
+)
+
+// chunkReader reads an io.Reader in large blocks and hands out slices of
+// its buffer, so that a packet costs no copy and no allocation.
+type chunkReader struct {
+	r    io.Reader
+	buf  []byte
+	pos  int   // next unread byte in buf
+	end  int   // end of valid bytes in buf
+	base int64 // file offset of buf[0]
+	err  error // sticky read error (io.EOF at the end)
+}
+
+func newChunkReader(r io.Reader, size int) *chunkReader {
+	return &chunkReader{r: r, buf: make([]byte, size)}
+}
+
+// offset returns the file offset of the next unread byte.
+func (c *chunkReader) offset() int64 { return c.base + int64(c.pos) }
+
+// peek returns the next n bytes without consuming them. It returns fewer
+// than n bytes only at the end of the input (or on a read error, kept in
+// c.err). n must not exceed len(c.buf). Slices returned earlier may be
+// invalidated.
+func (c *chunkReader) peek(n int) []byte {
+	if c.end-c.pos >= n {
+		return c.buf[c.pos : c.pos+n]
+	}
+	return c.fill(n)
+}
+
+func (c *chunkReader) fill(n int) []byte {
+	if c.pos > 0 {
+		copy(c.buf, c.buf[c.pos:c.end])
+		c.base += int64(c.pos)
+		c.end -= c.pos
+		c.pos = 0
+	}
+	for c.end < n && c.err == nil {
+		m, err := c.r.Read(c.buf[c.end:])
+		c.end += m
+		if err != nil {
+			c.err = err
+		} else if m == 0 {
+			// A reader that keeps returning 0, nil would spin; io.Reader
+			// discourages it, and treating it as progressless is fine
+			// because the loop retries.
+			continue
+		}
+	}
+	if c.end < n {
+		return c.buf[:c.end]
+	}
+	return c.buf[:n]
+}
+
+// discard consumes n bytes; n may exceed the buffer (skipping big blocks).
+// It returns the number of bytes actually skipped.
+func (c *chunkReader) discard(n int64) int64 {
+	var done int64
+	for n > 0 {
+		avail := int64(c.end - c.pos)
+		if avail == 0 {
+			if len(c.fill(1)) == 0 {
+				return done
+			}
+			continue
+		}
+		if avail > n {
+			avail = n
+		}
+		c.pos += int(avail)
+		n -= avail
+		done += avail
+	}
+	return done
+}
+
+// readErr returns the read error behind a short peek, or nil at a clean EOF.
+func (c *chunkReader) readErr() error {
+	if c.err == io.EOF {
+		return nil
+	}
+	return c.err
+}
+
+// openStream sniffs the format of r and returns a reader for it.
+// closer, if not nil, is closed with the source.
+func openStream(name string, r io.Reader) (fileReader, io.Closer, error) {
+	br := bufio.NewReaderSize(r, 64)
+	head, _ := br.Peek(2)
+	var closer io.Closer
+	var src io.Reader = br
+	if len(head) == 2 && head[0] == gzipMagic0 && head[1] == gzipMagic1 {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, &FileError{File: name, Err: fmt.Errorf("gzip: %w", err)}
+		}
+		zr.Multistream(true)
+		src, closer = zr, zr
+	}
+	c := newChunkReader(src, readBufSize)
+	magic := c.peek(4)
+	if len(magic) < 4 {
+		if err := c.readErr(); err != nil {
+			return nil, nil, &FileError{File: name, Err: err}
+		}
+		if len(magic) == 0 {
+			return nil, nil, &FileError{File: name, Err: errors.New("empty file")}
+		}
+		return nil, nil, &FileError{File: name, Err: fmt.Errorf("%w (only %d bytes: 0x%x)", ErrNotCapture, len(magic), magic)}
+	}
+	switch {
+	case isPcapMagic(magic):
+		pr, err := newPcapReader(name, c)
+		return pr, closer, err
+	case isPcapngMagic(magic):
+		nr, err := newPcapngReader(name, c)
+		return nr, closer, err
+	}
+	first := c.peek(16)
+	return nil, nil, &FileError{File: name, Err: fmt.Errorf("%w (first bytes 0x%x)", ErrNotCapture, first)}
+}
+
+// fileSource reads capture files one after the other.
+type fileSource struct {
+	names  []string
+	next   int // index in names of the next file to open
+	name   string
+	f      io.Closer // current file (nil for stdin and OpenReader)
+	extra  io.Closer // gzip reader
+	rd     fileReader
+	stdin  io.Reader
+	pkt    Packet
+	index  uint64
+	done   bool
+	closed bool
+
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+	files   atomic.Uint64
+}
+
+// OpenFiles opens one or more capture files to be read in a row, as one
+// Source; "-" means standard input. The format of each file is sniffed from
+// its first bytes: classic pcap (either byte order, micro- or nanosecond
+// timestamps), pcapng, or a gzip-compressed version of either. The first
+// file is opened at once; the others when reached, and an error opening one
+// is returned by Next as a *FileError.
+func OpenFiles(names []string) (Source, error) {
+	if len(names) == 0 {
+		return nil, errors.New("capture: no capture file given")
+	}
+	s := &fileSource{names: names, stdin: os.Stdin}
+	if err := s.openNext(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenReader reads one capture stream from r; name is used in errors. It is
+// meant for tests and for callers that already hold a reader. Closing the
+// Source does not close r.
+func OpenReader(name string, r io.Reader) (Source, error) {
+	s := &fileSource{}
+	rd, extra, err := openStream(name, r)
+	if err != nil {
+		return nil, err
+	}
+	s.name, s.rd, s.extra = name, rd, extra
+	s.files.Add(1)
+	return s, nil
+}
+
+func (s *fileSource) openNext() error {
+	name := s.names[s.next]
+	s.next++
+	s.name = name
+	var r io.Reader
+	if name == "-" {
+		r = s.stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return &FileError{File: name, Err: unwrapPathError(err)}
+		}
+		s.f, r = f, f
+	}
+	rd, extra, err := openStream(name, r)
+	if err != nil {
+		if s.f != nil {
+			s.f.Close()
+			s.f = nil
+		}
+		return err
+	}
+	s.rd, s.extra = rd, extra
+	s.files.Add(1)
+	return nil
+}
+
+// unwrapPathError drops the *os.PathError wrapper, whose path FileError
+// already names.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("open: %w", pe.Err)
+	}
+	return err
+}
+
+func (s *fileSource) closeCurrent() {
+	if s.extra != nil {
+		s.extra.Close()
+		s.extra = nil
+	}
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+	s.rd = nil
+}
+
+// Next implements Source.
+func (s *fileSource) Next() (*Packet, error) {
+	for {
+		if s.done || s.closed {
+			return nil, io.EOF
+		}
+		if s.rd == nil {
+			if s.next >= len(s.names) {
+				s.done = true
+				return nil, io.EOF
+			}
+			if err := s.openNext(); err != nil {
+				return nil, err
+			}
+		}
+		err := s.rd.next(&s.pkt)
+		if err == nil {
+			s.index++
+			s.pkt.Index = s.index
+			s.packets.Add(1)
+			s.bytes.Add(uint64(s.pkt.CapLen))
+			return &s.pkt, nil
+		}
+		s.closeCurrent()
+		if err != io.EOF {
+			// Keep going with the next file on the following call.
+			return nil, err
+		}
+	}
+}
+
+// Stats implements Source.
+func (s *fileSource) Stats() SourceStats {
+	return SourceStats{Packets: s.packets.Load(), Bytes: s.bytes.Load(), Files: s.files.Load()}
+}
+
+// Close implements Source.
+func (s *fileSource) Close() error {
+	if !s.closed {
+		s.closed = true
+		s.closeCurrent()
+	}
+	return nil
+}
