@@ -173,9 +173,6 @@ func (r *pcapngReader) readIDB(start int64, b []byte) error {
 			res := v[0]
 			if res&0x80 != 0 {
 				ifc.binary, ifc.shift = true, uint(res&0x7f)
-				if ifc.shift > 127 {
-					return r.errf(start, "interface description: if_tsresol 2^-%d", ifc.shift)
-				}
 			} else {
 				n := int(res)
 				switch {

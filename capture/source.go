@@ -131,9 +131,10 @@ type fileReader interface {
 }
 
 const (
-	readBufSize = 4 << 20 // bytes read per refill
-	gzipMagic0  = 0x1f
-	gzipMagic1  = 0x8b
+	readBufSize  = 4 << 20  // largest read buffer: bytes read per refill
+	firstBufSize = 64 << 10 // first read buffer, doubled up to readBufSize
+	gzipMagic0   = 0x1f
+	gzipMagic1   = 0x8b
 )
 
 // chunkReader reads an io.Reader in large blocks and hands out slices of
@@ -145,6 +146,7 @@ type chunkReader struct {
 	end  int   // end of valid bytes in buf
 	base int64 // file offset of buf[0]
 	err  error // sticky read error (io.EOF at the end)
+	full bool  // the last refill filled the whole buffer
 }
 
 func newChunkReader(r io.Reader, size int) *chunkReader {
@@ -166,7 +168,18 @@ func (c *chunkReader) peek(n int) []byte {
 }
 
 func (c *chunkReader) fill(n int) []byte {
-	if c.pos > 0 {
+	if n > len(c.buf) || (c.full && len(c.buf) < readBufSize) {
+		// Start small (many tests and short files open many sources) and
+		// grow while the input keeps filling the buffer: at most a few
+		// allocations per source, none per packet.
+		size := min(2*len(c.buf), readBufSize)
+		size = max(size, n)
+		nb := make([]byte, size)
+		c.end = copy(nb, c.buf[c.pos:c.end])
+		c.base += int64(c.pos)
+		c.pos = 0
+		c.buf = nb
+	} else if c.pos > 0 {
 		copy(c.buf, c.buf[c.pos:c.end])
 		c.base += int64(c.pos)
 		c.end -= c.pos
@@ -177,13 +190,9 @@ func (c *chunkReader) fill(n int) []byte {
 		c.end += m
 		if err != nil {
 			c.err = err
-		} else if m == 0 {
-			// A reader that keeps returning 0, nil would spin; io.Reader
-			// discourages it, and treating it as progressless is fine
-			// because the loop retries.
-			continue
 		}
 	}
+	c.full = c.end == len(c.buf)
 	if c.end < n {
 		return c.buf[:c.end]
 	}
@@ -235,7 +244,7 @@ func openStream(name string, r io.Reader) (fileReader, io.Closer, error) {
 		zr.Multistream(true)
 		src, closer = zr, zr
 	}
-	c := newChunkReader(src, readBufSize)
+	c := newChunkReader(src, firstBufSize)
 	magic := c.peek(4)
 	if len(magic) < 4 {
 		if err := c.readErr(); err != nil {
