@@ -1,0 +1,288 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/diagnose"
+)
+
+// Schema names the JSON lines format; it changes only on incompatible change.
+const Schema = "hellowatch/1"
+
+// tsLayout is RFC 3339 with a fixed nine-digit fraction, so lines sort as text.
+const tsLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// JSONWriter writes one JSON object per handshake, one line each (see the
+// contract in DESIGN.md). Strings taken off the wire (server_name, alpn,
+// next_protocol, certificate names, not_tls_prefix, ...) may hold any bytes:
+// invalid UTF-8 is written as `\xNN` and a backslash as `\\` in the decoded
+// string, so the bytes can be recovered exactly.
+//
+// The encoder is hand-written and reuses one buffer: a record costs no
+// allocation once the buffer has grown. A JSONWriter is safe for
+// concurrent use.
+type JSONWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+// NewJSONWriter returns a JSONWriter writing to w. When w has a Flush method
+// (bufio.Writer, http.Flusher) it is called after each line.
+func NewJSONWriter(w io.Writer) *JSONWriter {
+	return &JSONWriter{w: w, buf: make([]byte, 0, 4096)}
+}
+
+// Write writes h and its findings as one line.
+func (j *JSONWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.buf = AppendJSON(j.buf[:0], h, fs)
+	j.buf = append(j.buf, '\n')
+	if _, err := j.w.Write(j.buf); err != nil {
+		return fmt.Errorf("report: write json: %w", err)
+	}
+	switch f := j.w.(type) {
+	case interface{ Flush() error }:
+		if err := f.Flush(); err != nil {
+			return fmt.Errorf("report: flush json: %w", err)
+		}
+	case interface{ Flush() }:
+		f.Flush()
+	}
+	return nil
+}
+
+// AppendJSON appends the JSON object for h and fs (without a newline) to
+// dst and returns the extended buffer.
+func AppendJSON(dst []byte, h *capture.Handshake, fs []diagnose.Finding) []byte {
+	dst = append(dst, `{"schema":"`+Schema+`","ts":`...)
+	dst = appendTime(dst, h.ClientHelloTime)
+	dst = append(dst, `,"transport":`...)
+	dst = appendNullableString(dst, h.Transport, true)
+	dst = append(dst, `,"client":`...)
+	dst = appendAddrPort(dst, h.Client)
+	dst = append(dst, `,"server":`...)
+	dst = appendAddrPort(dst, h.Server)
+	dst = append(dst, `,"server_name":`...)
+	if h.HasSNI {
+		dst = appendJSONString(dst, h.ServerName, true)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"sni_is_ip":`...)
+	dst = appendBool(dst, h.SNIIsIP)
+	dst = append(dst, `,"sni_invalid":`...)
+	dst = appendBool(dst, h.SNIInvalid)
+	dst = append(dst, `,"client_versions":`...)
+	dst = appendJSONStrings(dst, h.ClientVersions, true)
+	dst = append(dst, `,"version":`...)
+	dst = appendNullableString(dst, h.Version, true)
+	dst = append(dst, `,"cipher":`...)
+	dst = appendNullableString(dst, h.Cipher, true)
+	dst = append(dst, `,"alpn":`...)
+	dst = appendJSONStrings(dst, h.ALPN, true)
+	dst = append(dst, `,"next_protocol":`...)
+	if h.NextProtocol != "" {
+		dst = appendJSONString(dst, h.NextProtocol, true)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"ja3":`...)
+	dst = appendNullableString(dst, h.JA3, true)
+	dst = append(dst, `,"ja3_string":`...)
+	dst = appendNullableString(dst, h.JA3String, true)
+	dst = append(dst, `,"ja4":`...)
+	dst = appendNullableString(dst, h.JA4, true)
+	dst = append(dst, `,"ja4_r":`...)
+	dst = appendNullableString(dst, h.JA4R, true)
+	dst = append(dst, `,"ech_offered":`...)
+	dst = appendBool(dst, h.ECHOffered)
+	dst = append(dst, `,"offers_session":`...)
+	dst = appendBool(dst, h.OffersSession)
+	dst = append(dst, `,"resumed":`...)
+	dst = appendBool(dst, h.Resumed)
+	dst = append(dst, `,"hrr":`...)
+	dst = appendBool(dst, h.HRR)
+	dst = append(dst, `,"key_share_group":`...)
+	dst = appendNullableString(dst, h.KeyShareGroup, true)
+	dst = append(dst, `,"client_hello_error":`...)
+	dst = appendNullableString(dst, h.ClientHelloError, true)
+
+	dst = append(dst, `,"alerts":[`...)
+	for i := range h.Alerts {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendAlert(dst, &h.Alerts[i])
+	}
+	dst = append(dst, `],"outcome":"`...)
+	dst = append(dst, h.Outcome.String()...)
+	dst = append(dst, `","established":`...)
+	dst = appendBool(dst, h.Established())
+
+	dst = append(dst, `,"findings":[`...)
+	for i := range fs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendFinding(dst, &fs[i])
+	}
+	dst = append(dst, `],"cert":`...)
+	dst = appendCert(dst, h.Cert)
+	dst = append(dst, `,"tcp_end":{"client_fin":`...)
+	dst = appendBool(dst, h.ClientFIN)
+	dst = append(dst, `,"server_fin":`...)
+	dst = appendBool(dst, h.ServerFIN)
+	dst = append(dst, `,"client_rst":`...)
+	dst = appendBool(dst, h.ClientRST)
+	dst = append(dst, `,"server_rst":`...)
+	dst = appendBool(dst, h.ServerRST)
+	dst = append(dst, `,"ended_by":`...)
+	if s := h.EndedBy.String(); s != "" {
+		dst = appendJSONString(dst, s, false)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `},"not_tls_prefix":`...)
+	if h.NotTLSPrefix != nil {
+		dst = appendJSONString(dst, string(h.NotTLSPrefix), true)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"timings":{"syn":`...)
+	dst = appendTime(dst, h.SYNTime)
+	dst = append(dst, `,"client_hello":`...)
+	dst = appendTime(dst, h.ClientHelloTime)
+	dst = append(dst, `,"first_answer":`...)
+	dst = appendTime(dst, h.FirstAnswerTime)
+	dst = append(dst, `,"end":`...)
+	dst = appendTime(dst, h.EndTime)
+	dst = append(dst, `,"answer_ms":`...)
+	if !h.FirstAnswerTime.IsZero() && !h.ClientHelloTime.IsZero() {
+		dst = strconv.AppendFloat(dst, float64(h.FirstAnswerTime.Sub(h.ClientHelloTime))/float64(time.Millisecond), 'f', 3, 64)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `},"packets":`...)
+	dst = strconv.AppendUint(dst, h.Packets, 10)
+	dst = append(dst, `,"first_packet":`...)
+	dst = strconv.AppendUint(dst, h.FirstPacket, 10)
+	dst = append(dst, `,"last_packet":`...)
+	dst = strconv.AppendUint(dst, h.LastPacket, 10)
+	dst = append(dst, `,"hello_segments":`...)
+	dst = strconv.AppendInt(dst, int64(h.HelloSegments), 10)
+	dst = append(dst, `,"hello_len":`...)
+	dst = strconv.AppendInt(dst, int64(h.HelloLen), 10)
+	dst = append(dst, `,"gap":`...)
+	dst = appendBool(dst, h.Gap)
+	dst = append(dst, `,"ambiguous":`...)
+	dst = appendBool(dst, h.Ambiguous)
+	dst = append(dst, `,"history":`...)
+	dst = appendJSONString(dst, h.History, true)
+	return append(dst, '}')
+}
+
+func appendTime(dst []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, tsLayout)
+	return append(dst, '"')
+}
+
+func appendAddrPort(dst []byte, ap netip.AddrPort) []byte {
+	if !ap.IsValid() {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = ap.AppendTo(dst)
+	return append(dst, '"')
+}
+
+func appendAlert(dst []byte, a *capture.AlertRecord) []byte {
+	dst = append(dst, `{"sender":`...)
+	if s := a.Sender.String(); s != "" {
+		dst = appendJSONString(dst, s, false)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	if a.Encrypted {
+		dst = append(dst, `,"level":null,"description":null,"code":null,"encrypted":true`...)
+	} else {
+		dst = append(dst, `,"level":`...)
+		switch a.Level {
+		case 1:
+			dst = append(dst, `"warning"`...)
+		case 2:
+			dst = append(dst, `"fatal"`...)
+		default:
+			dst = append(dst, "null"...)
+		}
+		dst = append(dst, `,"description":"`...)
+		dst = append(dst, diagnose.AlertName(a.Code)...)
+		dst = append(dst, `","code":`...)
+		dst = strconv.AppendUint(dst, uint64(a.Code), 10)
+		dst = append(dst, `,"encrypted":false`...)
+	}
+	dst = append(dst, `,"packet":`...)
+	dst = strconv.AppendUint(dst, a.Packet, 10)
+	dst = append(dst, `,"ts":`...)
+	dst = appendTime(dst, a.Time)
+	return append(dst, '}')
+}
+
+func appendFinding(dst []byte, f *diagnose.Finding) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendJSONString(dst, f.ID, false)
+	dst = append(dst, `,"severity":`...)
+	dst = appendJSONString(dst, f.Severity, false)
+	dst = append(dst, `,"summary":`...)
+	dst = appendJSONString(dst, f.Summary, false)
+	dst = append(dst, `,"hint":`...)
+	dst = appendJSONString(dst, f.Hint, false)
+	dst = append(dst, `,"evidence":`...)
+	dst = appendJSONStrings(dst, f.Evidence, false)
+	dst = append(dst, `,"hints":[`...)
+	for i, h := range f.Hints {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"client":`...)
+		dst = appendJSONString(dst, h.Client, false)
+		dst = append(dst, `,"text":`...)
+		dst = appendJSONString(dst, h.Text, false)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"nginx_log":`...)
+	dst = appendNullableString(dst, f.NginxLog, false)
+	return append(dst, '}')
+}
+
+func appendCert(dst []byte, c *capture.Certificate) []byte {
+	if c == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, `{"subject":`...)
+	dst = appendJSONString(dst, c.Subject, true)
+	dst = append(dst, `,"issuer":`...)
+	dst = appendJSONString(dst, c.Issuer, true)
+	dst = append(dst, `,"sans":`...)
+	dst = appendJSONStrings(dst, c.SANs, true)
+	dst = append(dst, `,"not_before":`...)
+	dst = appendTime(dst, c.NotBefore)
+	dst = append(dst, `,"not_after":`...)
+	dst = appendTime(dst, c.NotAfter)
+	dst = append(dst, `,"chain_len":`...)
+	dst = strconv.AppendInt(dst, int64(c.ChainLen), 10)
+	dst = append(dst, `,"parse_error":`...)
+	dst = appendNullableString(dst, c.ParseError, true)
+	return append(dst, '}')
+}
