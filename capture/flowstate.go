@@ -1,0 +1,776 @@
+package capture
+
+import (
+	"slices"
+
+	"github.com/hellowatch/hellowatch/tlsparse"
+)
+
+// active is the state of a flow whose handshake is being followed. It is
+// recycled once the flow is decided, so its buffers are reused.
+type active struct {
+	t   *Tracker
+	f   *flow
+	r   [2]dirReasm
+	st  [2]tlsparse.Stream
+	hd  [2]dirHandler
+	h   Handshake
+	his []byte // history letters
+
+	client       int // dir index of the ClientHello's sender; -1 before the hello
+	helloTS      int64
+	lastActivity int64
+	serverBytes  int // bytes delivered from the server after the hello
+	helloSegs    int
+	nonHello     int
+	sessionID    [32]byte
+	sessionIDLen int
+	clientEncRecs int // encrypted records from the client
+	tls13        bool
+	decided      bool
+	lastDir      int
+
+	saved      []Packet // -w: copies of the flow's packets so far
+	savedBytes int
+}
+
+// dirHandler receives the tlsparse events of one direction.
+type dirHandler struct {
+	a   *active
+	dir int
+}
+
+func (t *Tracker) acquire(f *flow) *active {
+	var a *active
+	if n := len(t.free); n > 0 {
+		a = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		a = &active{t: t}
+	}
+	a.f = f
+	a.client = -1
+	a.lastDir = -1
+	a.hd[0] = dirHandler{a: a, dir: 0}
+	a.hd[1] = dirHandler{a: a, dir: 1}
+	for dir := range a.r {
+		if f.syn&(1<<dir) != 0 {
+			a.r[dir].sync(f.isn[dir])
+			a.r[dir].sawSYN = true
+		}
+	}
+	if f.synTS != 0 {
+		a.h.SYNTime = ts(f.synTS)
+	}
+	f.act = a
+	t.active.Add(1)
+	return a
+}
+
+// release returns the flow's active state to the free list.
+func (t *Tracker) release(f *flow) {
+	a := f.act
+	if a == nil {
+		return
+	}
+	f.act = nil
+	t.active.Add(-1)
+	t.buffered.Add(-int64(a.r[0].buffered + a.r[1].buffered))
+	for i := range a.r {
+		a.r[i].reset()
+		a.st[i].Reset()
+	}
+	saved := a.saved[:0]
+	for i := range a.saved {
+		a.saved[i] = Packet{}
+	}
+	his := a.his[:0]
+	*a = active{t: t, saved: saved, his: his, r: a.r, st: a.st}
+	if len(t.free) < 4096 {
+		t.free = append(t.free, a)
+	}
+}
+
+// side maps a dir index to client or server (before the hello: none).
+func (a *active) side(dir int) Side {
+	switch {
+	case a.client < 0:
+		return SideNone
+	case dir == a.client:
+		return SideClient
+	default:
+		return SideServer
+	}
+}
+
+// segment handles one TCP segment of a flow that is not decided yet.
+func (t *Tracker) segment(f *flow, dir int, d *Decoded) {
+	if d.Flags&tcpSYN != 0 {
+		bit := uint8(1) << dir
+		if f.syn&bit == 0 {
+			f.syn |= bit
+			f.isn[dir] = d.Seq + 1
+			if d.Flags&tcpACK == 0 && f.synTS == 0 {
+				f.synTS = t.now
+			}
+			if f.act != nil && !f.act.r[dir].synced {
+				f.act.r[dir].sync(d.Seq + 1)
+			}
+		}
+		d.Seq++
+	}
+	a := f.act
+	if a == nil {
+		if len(d.Payload) == 0 && (t.cfg.PacketOut == nil || d.Flags&tcpSYN == 0) {
+			if d.Flags&tcpRST != 0 {
+				t.remove(f)
+			}
+			return
+		}
+		a = t.acquire(f)
+	}
+	a.h.Packets++
+	if t.cfg.PacketOut != nil {
+		a.save(t.cur)
+	}
+	r := &a.r[dir]
+	if d.Flags&tcpFIN != 0 && !r.finSeen {
+		r.finSeen = true
+		r.finSeq = d.Seq + uint32(len(d.Payload))
+	}
+	if len(d.Payload) > 0 {
+		t.payload(f, a, dir, d)
+	}
+	if !a.decided && d.Flags&tcpRST != 0 {
+		t.reset(f, a, dir)
+	}
+	if !a.decided && (a.r[0].finSeen || a.r[1].finSeen) {
+		t.checkFIN(f, a)
+	}
+	if a.decided {
+		t.release(f)
+	}
+}
+
+// payload feeds a segment's bytes to the direction's reassembler.
+func (t *Tracker) payload(f *flow, a *active, dir int, d *Decoded) {
+	r := &a.r[dir]
+	if !r.synced {
+		switch {
+		case a.client < 0 && looksLikeHelloStart(d.Payload):
+			r.sync(d.Seq)
+		case a.client >= 0 && dir != a.client:
+			// The server's side without its SYN-ACK: take its first segment.
+			r.sync(d.Seq)
+		default:
+			a.nonHello++
+			if a.nonHello > maxNonHelloSegments {
+				t.ignore(f)
+			}
+			return
+		}
+	}
+	if a.client < 0 {
+		a.helloSegs++
+	}
+	before := r.buffered
+	r.add(dir, d.Seq, d.Payload, a, t.cfg.MaxFlowBytes)
+	if r.ambiguous && !a.h.Ambiguous {
+		a.h.Ambiguous = true
+		t.ambiguous.Add(1)
+	}
+	if r.gap {
+		a.h.Gap = true
+	}
+	if delta := r.buffered - before; delta != 0 {
+		if t.buffered.Add(int64(delta)) > t.cfg.MaxBufferedBytes && !a.decided {
+			t.evicted[EvictBufferLimit].Add(1)
+			t.decide(f, OutcomeIncomplete)
+		}
+	}
+}
+
+// looksLikeHelloStart reports whether b starts with a TLS handshake record
+// holding a ClientHello, or an SSLv2-compatible ClientHello.
+func looksLikeHelloStart(b []byte) bool {
+	if len(b) >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == 1 {
+		return true
+	}
+	// SSLv2 header: 2-byte length with the high bit set, then msg type 1 and
+	// a version 0x0002 or 0x03xx.
+	return len(b) >= 5 && b[0]&0x80 != 0 && b[2] == 1 && (b[3] == 3 || (b[3] == 0 && b[4] == 2))
+}
+
+// deliver implements sink: in-order bytes of direction dir.
+func (a *active) deliver(dir int, b []byte) bool {
+	t := a.t
+	if a.client >= 0 && dir != a.client {
+		a.serverBytes += len(b)
+		if a.h.FirstAnswerTime.IsZero() {
+			a.h.FirstAnswerTime = ts(t.now)
+		}
+	}
+	a.lastActivity = t.now
+	if err := a.st[dir].Feed(b, &a.hd[dir]); err != nil && !a.decided {
+		if a.client < 0 {
+			t.ignore(a.f)
+			return false
+		}
+		if dir == a.client && a.h.ClientHelloTime.IsZero() {
+			a.h.ClientHelloError = err.Error()
+			t.ignore(a.f)
+			return false
+		}
+	}
+	return !a.decided && a.f.act == a
+}
+
+// ignore marks a flow as not TLS (or not a handshake we can follow).
+func (t *Tracker) ignore(f *flow) {
+	if f.act != nil && f.act.client >= 0 {
+		// A hello was seen: report what we have rather than drop it.
+		t.decide(f, OutcomeIncomplete)
+		return
+	}
+	f.state = stIgnored
+	t.nonTLS.Add(1)
+	if f.act != nil {
+		// Released by the caller once the parser has returned.
+		f.act.decided = true
+	}
+}
+
+// hist appends a history letter: upper case for the client, lower for the
+// server; '^' marks nothing here (the client is always the hello's sender).
+func (a *active) hist(dir int, c byte) {
+	if len(a.his) >= 64 {
+		return
+	}
+	if a.side(dir) == SideServer {
+		c = c | 0x20
+	}
+	a.his = append(a.his, c)
+}
+
+// Zeek's ssl_history letters for handshake message types.
+func historyLetter(t tlsparse.HandshakeType) byte {
+	switch t {
+	case tlsparse.HandshakeHelloRequest:
+		return 'H'
+	case tlsparse.HandshakeClientHello:
+		return 'C'
+	case tlsparse.HandshakeServerHello:
+		return 'S'
+	case tlsparse.HandshakeHelloVerifyRequest:
+		return 'V'
+	case tlsparse.HandshakeNewSessionTicket:
+		return 'T'
+	case tlsparse.HandshakeCertificate:
+		return 'X'
+	case tlsparse.HandshakeServerKeyExchange:
+		return 'K'
+	case tlsparse.HandshakeCertificateRequest:
+		return 'R'
+	case tlsparse.HandshakeServerHelloDone:
+		return 'N'
+	case tlsparse.HandshakeCertificateVerify:
+		return 'Y'
+	case tlsparse.HandshakeClientKeyExchange:
+		return 'G'
+	case tlsparse.HandshakeFinished:
+		return 'F'
+	case tlsparse.HandshakeCertificateURL:
+		return 'W'
+	case tlsparse.HandshakeCertificateStatus:
+		return 'U'
+	case tlsparse.HandshakeSupplementalData:
+		return 'A'
+	case tlsparse.HandshakeEndOfEarlyData:
+		return 'E'
+	case tlsparse.HandshakeEncryptedExtensions:
+		return 'O'
+	case tlsparse.HandshakeKeyUpdate:
+		return 'P'
+	case tlsparse.HandshakeMessageHash:
+		return 'M'
+	}
+	return 'Z'
+}
+
+// Record implements tlsparse.Handler.
+func (h *dirHandler) Record(ct tlsparse.ContentType, v tlsparse.Version, length int) {
+	a := h.a
+	if a.decided {
+		return
+	}
+	switch a.side(h.dir) {
+	case SideNone:
+		if ct != tlsparse.ContentTypeHandshake {
+			// Mid-session TLS or something else: no handshake to follow.
+			a.t.ignore(a.f)
+		}
+		return
+	case SideClient:
+		a.h.ClientRecords++
+	case SideServer:
+		a.h.ServerRecords++
+	}
+}
+
+// Handshake implements tlsparse.Handler.
+func (h *dirHandler) Handshake(typ tlsparse.HandshakeType, body []byte) {
+	a := h.a
+	if a.decided {
+		return
+	}
+	t := a.t
+	if a.client < 0 {
+		if typ != tlsparse.HandshakeClientHello {
+			t.ignore(a.f)
+			return
+		}
+		a.clientHello(h.dir, body)
+		return
+	}
+	if h.dir == a.client {
+		a.hist(h.dir, historyLetter(typ))
+		return
+	}
+	switch typ {
+	case tlsparse.HandshakeServerHello:
+		sh := &t.sh
+		if err := tlsparse.ParseServerHello(body, sh); err != nil {
+			a.hist(h.dir, 'S')
+			return
+		}
+		if sh.IsHRR {
+			a.h.HRR = true
+			a.hist(h.dir, 'J')
+			return
+		}
+		a.hist(h.dir, 'S')
+		a.serverHello(sh)
+	case tlsparse.HandshakeCertificate:
+		a.hist(h.dir, 'X')
+		if a.h.Cert == nil {
+			cs := &t.cs
+			if err := tlsparse.ParseCertificate(body, cs); err == nil {
+				c := &Certificate{
+					Subject: cs.Subject, Issuer: cs.Issuer,
+					SANs:      slices.Clone(cs.SANs),
+					NotBefore: cs.NotBefore, NotAfter: cs.NotAfter, ChainLen: cs.ChainLen,
+				}
+				if cs.ParseError != nil {
+					c.ParseError = cs.ParseError.Error()
+				}
+				a.h.Cert = c
+			}
+		}
+	default:
+		a.hist(h.dir, historyLetter(typ))
+	}
+}
+
+// clientHello records the facts of the ClientHello sent in direction dir.
+func (a *active) clientHello(dir int, body []byte) {
+	t := a.t
+	a.client = dir
+	a.f.state = stHandshake
+	a.helloTS = t.now
+	a.lastActivity = t.now
+	t.tlsFlows.Add(1)
+	h := &a.h
+	h.Transport = "tcp"
+	h.Client = a.f.key.endpoint(dir)
+	h.Server = a.f.key.endpoint(1 - dir)
+	h.ClientHelloTime = ts(t.now)
+	h.HelloLen = len(body)
+	h.HelloSegments = max(a.helloSegs, 1)
+	h.FirstPacket = t.cur.Index
+	// The server's bytes sent before the hello (none in TLS) are dropped.
+	a.r[1-dir].pending = a.r[1-dir].pending[:0]
+	t.buffered.Add(-int64(a.r[1-dir].buffered))
+	a.r[1-dir].buffered = 0
+	a.hist(dir, 'C')
+	t.hsQ.push(timerEntry{f: a.f, deadline: t.now + int64(t.cfg.Timeout), gen: a.f.gen})
+
+	ch := &t.ch
+	if err := tlsparse.ParseClientHello(body, ch); err != nil {
+		h.ClientHelloError = err.Error()
+		return
+	}
+	h.ClientLegacyVer = uint16(ch.LegacyVersion)
+	if len(ch.ServerNames) > 0 && ch.HasSNI {
+		h.HasSNI = true
+		h.ServerName = string(ch.ServerNames[0])
+		h.SNIIsIP = ch.SNIIsIP
+		h.SNIInvalid = ch.SNIInvalid || ch.SNIEmpty
+	}
+	h.ClientVersions = offeredVersions(ch)
+	for _, p := range ch.ALPN {
+		h.ALPN = append(h.ALPN, string(p))
+	}
+	h.CipherCount = len(ch.CipherSuites)
+	h.SessionIDLen = len(ch.SessionID)
+	a.sessionIDLen = copy(a.sessionID[:], ch.SessionID)
+	h.OffersPSK = ch.HasPSK
+	h.OffersTicket = ch.HasSessionTicket && len(ch.SessionTicket) > 0
+	h.OffersSession = h.OffersPSK || h.OffersTicket || (len(ch.SessionID) > 0 && !offers13(ch))
+	h.ECHOffered = ch.ECHOuter
+	h.Extensions = make([]uint16, len(ch.Extensions))
+	for i, e := range ch.Extensions {
+		h.Extensions[i] = uint16(e)
+	}
+	b := t.buf[:0]
+	b = ch.JA3String(b)
+	h.JA3String = string(b)
+	b = ch.JA3(b[:0])
+	h.JA3 = string(b)
+	b = ch.JA4(b[:0])
+	h.JA4 = string(b)
+	b = ch.JA4R(b[:0])
+	h.JA4R = string(b)
+	t.buf = b[:0]
+}
+
+// offers13 reports whether the hello offers TLS 1.3 (whose clients send a
+// random legacy session id that is not a resumption offer).
+func offers13(ch *tlsparse.ClientHello) bool {
+	for _, v := range ch.SupportedVersions {
+		if v == tlsparse.VersionTLS13 {
+			return true
+		}
+	}
+	return false
+}
+
+// offeredVersions lists the versions a hello offers, highest first.
+func offeredVersions(ch *tlsparse.ClientHello) []string {
+	var vs []tlsparse.Version
+	for _, v := range ch.SupportedVersions {
+		if !tlsparse.IsGREASE(uint16(v)) {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		vs = append(vs, ch.LegacyVersion)
+	}
+	slices.SortFunc(vs, func(x, y tlsparse.Version) int { return int(y) - int(x) })
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.String()
+	}
+	return out
+}
+
+// serverHello records the facts of the (non-HRR) ServerHello.
+func (a *active) serverHello(sh *tlsparse.ServerHello) {
+	h := &a.h
+	h.ServerHelloSeen = true
+	v := sh.Version()
+	h.VersionCode = uint16(v)
+	h.Version = v.String()
+	h.CipherCode = uint16(sh.CipherSuite)
+	h.Cipher = sh.CipherSuite.String()
+	if len(sh.ALPN) > 0 {
+		h.NextProtocol = string(sh.ALPN)
+	}
+	if sh.KeyShareGroup != 0 {
+		h.KeyShareGroup = sh.KeyShareGroup.String()
+	}
+	if v == tlsparse.VersionTLS13 {
+		a.tls13 = true
+		h.Resumed = sh.HasPSK
+		// From here the client's records are ciphertext too.
+		a.st[a.client].SetEncrypted()
+	} else if a.sessionIDLen > 0 && len(sh.SessionID) == a.sessionIDLen &&
+		string(sh.SessionID) == string(a.sessionID[:a.sessionIDLen]) {
+		h.Resumed = true
+	}
+}
+
+// Alert implements tlsparse.Handler.
+func (h *dirHandler) Alert(al tlsparse.Alert) {
+	a := h.a
+	if a.decided || a.client < 0 {
+		return
+	}
+	t := a.t
+	side := a.side(h.dir)
+	rec := AlertRecord{Sender: side, Encrypted: al.Encrypted, Time: ts(t.now)}
+	if t.cur != nil {
+		rec.Packet = t.cur.Index
+	}
+	if !al.Encrypted {
+		rec.Level = uint8(al.Level)
+		rec.Code = uint8(al.Description)
+	}
+	if len(a.h.Alerts) < 16 {
+		a.h.Alerts = append(a.h.Alerts, rec)
+	}
+	a.hist(h.dir, 'L')
+	if a.f.state == stPost {
+		if side == SideClient {
+			// An encrypted alert from the client right after the handshake
+			// (close_notify): it closes without a request.
+			t.decide(a.f, OutcomeEstablished)
+		}
+		return
+	}
+	if al.Encrypted {
+		return
+	}
+	if al.Level == tlsparse.AlertLevelFatal || al.Description != tlsparse.AlertCloseNotify && al.Level != tlsparse.AlertLevelWarning {
+		if side == SideServer {
+			t.decide(a.f, OutcomeServerAlert)
+		} else {
+			t.decide(a.f, OutcomeClientAlert)
+		}
+	}
+}
+
+// ChangeCipherSpec implements tlsparse.Handler.
+func (h *dirHandler) ChangeCipherSpec() {
+	a := h.a
+	if a.decided || a.client < 0 {
+		return
+	}
+	a.hist(h.dir, 'I')
+	if a.side(h.dir) == SideClient {
+		a.h.ClientCCS = true
+	} else {
+		a.h.ServerCCS = true
+	}
+	if !a.tls13 && a.h.ServerHelloSeen && a.h.ClientCCS && a.h.ServerCCS && a.f.state == stHandshake {
+		a.t.establish(a.f)
+	}
+}
+
+// ApplicationData implements tlsparse.Handler.
+func (h *dirHandler) ApplicationData(length int, encrypted bool) {
+	a := h.a
+	if a.decided || a.client < 0 {
+		return
+	}
+	t := a.t
+	if a.side(h.dir) == SideServer {
+		a.h.ServerAppData++
+		if len(a.his) == 0 || a.his[len(a.his)-1] != 'q' {
+			a.hist(h.dir, 'Q')
+		}
+		return
+	}
+	a.h.ClientAppData++
+	a.clientEncRecs++
+	if len(a.his) == 0 || a.his[len(a.his)-1] != 'Q' {
+		a.hist(h.dir, 'Q')
+	}
+	switch a.f.state {
+	case stHandshake:
+		if a.tls13 && a.h.ServerHelloSeen {
+			// TLS 1.3: the client's first encrypted record is its Finished.
+			t.establish(a.f)
+		} else if !a.tls13 && a.h.ServerHelloSeen && a.h.ClientCCS {
+			// TLS <= 1.2 application data: the handshake is over.
+			a.h.ClientDataSent = true
+			t.establish(a.f)
+			t.decide(a.f, OutcomeEstablished)
+		}
+	case stPost:
+		// TLS 1.3 hides the record type. A record too short for a request
+		// (an alert is 2 bytes + type + 16-byte tag = 19) is taken as the
+		// client's encrypted close_notify.
+		if a.tls13 && length <= 24 {
+			a.h.Alerts = append(a.h.Alerts, AlertRecord{Sender: SideClient, Encrypted: true, Packet: t.cur.Index, Time: ts(t.now)})
+			t.decide(a.f, OutcomeEstablished)
+			return
+		}
+		a.h.ClientDataSent = true
+		t.decide(a.f, OutcomeEstablished)
+	}
+}
+
+// NotTLS implements tlsparse.Handler.
+func (h *dirHandler) NotTLS(prefix []byte) {
+	a := h.a
+	if a.decided {
+		return
+	}
+	if a.client < 0 {
+		a.t.ignore(a.f)
+		return
+	}
+	if a.side(h.dir) == SideServer {
+		a.h.NotTLSPrefix = append([]byte(nil), prefix...)
+		a.hist(h.dir, '!')
+		a.t.decide(a.f, OutcomeNotTLS)
+	}
+}
+
+// SSLv2ClientHello implements tlsparse.Handler.
+func (h *dirHandler) SSLv2ClientHello(body []byte) {
+	a := h.a
+	if a.decided || a.client >= 0 {
+		return
+	}
+	t := a.t
+	a.clientHello(h.dir, nil)
+	a.h.SSLv2Hello = true
+	a.h.ClientHelloError = ""
+	a.h.HelloLen = len(body)
+	if err := tlsparse.ParseSSLv2ClientHello(body, &t.v2); err == nil {
+		a.h.ClientLegacyVer = uint16(t.v2.Version)
+		a.h.ClientVersions = []string{t.v2.Version.String()}
+		a.h.CipherCount = len(t.v2.CipherSpecs)
+	}
+}
+
+// establish moves a flow to the post-handshake watch.
+func (t *Tracker) establish(f *flow) {
+	if f.state != stHandshake {
+		return
+	}
+	f.state = stPost
+	f.gen++
+	t.hsQ.push(timerEntry{f: f, deadline: t.now + int64(t.cfg.PostTimeout), gen: f.gen})
+	// The idle entry carried the old generation: re-arm it.
+	t.idleQ.push(timerEntry{f: f, deadline: f.lastTS + int64(t.cfg.IdleTimeout), gen: f.gen})
+}
+
+// reset handles a RST from direction dir.
+func (t *Tracker) reset(f *flow, a *active, dir int) {
+	side := a.side(dir)
+	switch side {
+	case SideNone:
+		t.remove(f)
+		return
+	case SideClient:
+		a.h.ClientRST = true
+	case SideServer:
+		a.h.ServerRST = true
+	}
+	if a.h.EndedBy == SideNone {
+		a.h.EndedBy = side
+	}
+	switch {
+	case f.state == stPost:
+		t.decide(f, OutcomeEstablished)
+	case side == SideServer:
+		t.decide(f, OutcomeServerReset)
+	case a.serverBytes == 0:
+		t.decide(f, OutcomeNoResponse)
+	default:
+		t.decide(f, OutcomeIncomplete)
+	}
+}
+
+// checkFIN decides a flow once a FIN's direction is fully delivered.
+func (t *Tracker) checkFIN(f *flow, a *active) {
+	if a.client < 0 {
+		return
+	}
+	for dir := 0; dir < 2; dir++ {
+		r := &a.r[dir]
+		if !r.finReached() || r.finSeq == 0 && !r.finSeen {
+			continue
+		}
+		side := a.side(dir)
+		switch side {
+		case SideClient:
+			if a.h.ClientFIN {
+				continue
+			}
+			a.h.ClientFIN = true
+		case SideServer:
+			if a.h.ServerFIN {
+				continue
+			}
+			a.h.ServerFIN = true
+		}
+		if a.h.EndedBy == SideNone {
+			a.h.EndedBy = side
+		}
+		switch {
+		case f.state == stPost:
+			t.decide(f, OutcomeEstablished)
+		case side == SideServer:
+			if a.h.FirstServerAlert() != nil {
+				t.decide(f, OutcomeServerAlert)
+			} else {
+				t.decide(f, OutcomeServerClosed)
+			}
+		case a.serverBytes == 0:
+			t.decide(f, OutcomeNoResponse)
+		}
+		if a.decided {
+			return
+		}
+	}
+}
+
+// decide finishes a flow: the record is emitted and the flow's later
+// packets are dropped after one lookup.
+func (t *Tracker) decide(f *flow, o Outcome) {
+	a := f.act
+	if a == nil || a.decided {
+		return
+	}
+	a.decided = true
+	if a.client < 0 {
+		f.state = stIgnored
+		return
+	}
+	h := a.h
+	h.Outcome = o
+	h.EndTime = ts(t.now)
+	h.History = string(a.his)
+	if t.cur != nil {
+		h.LastPacket = t.cur.Index
+	}
+	if h.Gap || a.r[0].gap || a.r[1].gap {
+		h.Gap = true
+	}
+	if o == OutcomeIncomplete && (a.r[0].hole() || a.r[1].hole()) {
+		h.Gap = true
+	}
+	// A FIN that came with the deciding segment still belongs to the record.
+	for dir := range a.r {
+		if !a.r[dir].finReached() {
+			continue
+		}
+		side := a.side(dir)
+		if side == SideClient {
+			h.ClientFIN = true
+		} else {
+			h.ServerFIN = true
+		}
+		if h.EndedBy == SideNone {
+			h.EndedBy = side
+		}
+	}
+	f.state = stDone
+	rec := new(Handshake)
+	*rec = h
+	if t.cfg.PacketOut != nil && t.cfg.Failed != nil && t.cfg.Failed(rec) {
+		f.writeAll = true
+		for i := range a.saved {
+			t.cfg.PacketOut(&a.saved[i])
+		}
+	}
+	t.handshakes.Add(1)
+	if t.cfg.Emit != nil {
+		t.cfg.Emit(rec)
+	}
+}
+
+// save keeps a copy of a packet for -w until the flow is decided.
+func (a *active) save(p *Packet) {
+	if p == nil || len(a.saved) >= maxSavedPackets || a.savedBytes+len(p.Data) > maxSavedBytes {
+		return
+	}
+	cp := *p
+	cp.Data = append([]byte(nil), p.Data...)
+	a.saved = append(a.saved, cp)
+	a.savedBytes += len(cp.Data)
+}
+

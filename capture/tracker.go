@@ -1,0 +1,463 @@
+package capture
+
+import (
+	"bytes"
+	"net/netip"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/hellowatch/hellowatch/tlsparse"
+)
+
+// Config sets the tracker's timeouts and memory limits. The zero value of a
+// field means its default.
+type Config struct {
+	// Timeout is how long to wait for the server's answer to a ClientHello
+	// (and for the rest of a handshake once it started) before the flow is
+	// reported as no_response or incomplete. Packet time, not wall time.
+	Timeout time.Duration
+	// PostTimeout is how long an established flow is watched for the client's
+	// first application data (or its closing at once) before it is reported.
+	PostTimeout time.Duration
+	// IdleTimeout is how long a flow without packets stays in the table.
+	IdleTimeout time.Duration
+	// MaxFlows caps the flow table; the oldest flows are evicted beyond it.
+	MaxFlows int
+	// MaxFlowBytes caps out-of-order bytes buffered per direction.
+	MaxFlowBytes int
+	// MaxBufferedBytes caps out-of-order bytes buffered in total.
+	MaxBufferedBytes int64
+
+	// Emit receives every finished handshake, in the order they are decided.
+	// The record is the caller's to keep.
+	Emit func(*Handshake)
+	// Failed, when set together with PacketOut, says which finished
+	// handshakes count as failed: every packet of those flows is passed to
+	// PacketOut (the ones seen before the decision, then all later ones).
+	Failed func(*Handshake) bool
+	// PacketOut receives packets of failed flows (see Failed). p.Data is
+	// only valid during the call.
+	PacketOut func(p *Packet)
+}
+
+// Defaults for Config fields left zero. They keep a busy proxy host well
+// under 256 MiB: about 200 bytes per idle flow entry, a few KiB per flow in
+// its handshake, and at most 64 MiB of out-of-order bytes.
+const (
+	DefaultTimeout          = 10 * time.Second
+	DefaultPostTimeout      = 2 * time.Second
+	DefaultIdleTimeout      = 120 * time.Second
+	DefaultMaxFlows         = 1 << 18
+	DefaultMaxFlowBytes     = 128 << 10
+	DefaultMaxBufferedBytes = 64 << 20
+	maxSavedPackets         = 256
+	maxSavedBytes           = 1 << 20
+	maxNonHelloSegments     = 8
+)
+
+// EvictReason says why a flow left the table before it ended by itself.
+type EvictReason uint8
+
+// Eviction reasons.
+const (
+	EvictFlowLimit EvictReason = iota // the flow table was full
+	EvictIdle                         // no packet for IdleTimeout while in a handshake
+	EvictBufferLimit                  // the global buffer cap was reached
+	numEvictReasons
+)
+
+var evictNames = [...]string{"flow_limit", "idle", "buffer_limit"}
+
+// String returns a stable snake_case word for metric labels.
+func (r EvictReason) String() string {
+	if int(r) < len(evictNames) {
+		return evictNames[r]
+	}
+	return "unknown"
+}
+
+// EvictReasons lists every eviction reason.
+func EvictReasons() []EvictReason {
+	return []EvictReason{EvictFlowLimit, EvictIdle, EvictBufferLimit}
+}
+
+// TrackerStats are the tracker's counters. All fields are safe to read from
+// any goroutine through Tracker.Stats.
+type TrackerStats struct {
+	Packets       uint64
+	Bytes         uint64
+	Skipped       map[string]uint64 // packets not analysed, by reason
+	Evicted       map[string]uint64 // flows evicted, by reason
+	FlowsTracked  uint64            // flows in the table now
+	ActiveFlows   uint64            // flows in a handshake now
+	BufferedBytes uint64            // out-of-order bytes held now
+	TLSFlows      uint64            // flows in which a ClientHello was seen
+	NonTLSFlows   uint64            // flows whose first bytes were not a ClientHello
+	Handshakes    uint64            // records emitted
+	Ambiguous     uint64            // retransmissions that disagreed with earlier bytes
+}
+
+// flow states
+const (
+	stNew       uint8 = iota // no payload yet
+	stHandshake              // ClientHello seen, outcome unknown
+	stPost                   // established, watching the client's next move
+	stDone                   // decided; later packets are dropped after the lookup
+	stIgnored                // not TLS (or picked up mid-session): dropped after the lookup
+)
+
+// flowKey identifies a connection in either direction: the endpoint that
+// sorts first is "a".
+type flowKey struct {
+	a, b   [16]byte
+	ap, bp uint16
+	proto  uint8
+}
+
+// flow is one entry of the flow table. It stays small: everything a
+// handshake needs lives in *active, which is recycled once decided.
+type flow struct {
+	key      flowKey
+	lastTS   int64
+	gen      uint32
+	state    uint8
+	writeAll bool // -w: a failed flow; pass every later packet on
+	finA     bool
+	finB     bool
+	syn      uint8     // bit dir: a SYN was seen from that side
+	isn      [2]uint32 // first sequence number after each side's SYN
+	synTS    int64     // time of the client's SYN
+	act      *active
+}
+
+// timerEntry is a lazily deleted deadline; stale when gen differs.
+type timerEntry struct {
+	f        *flow
+	deadline int64
+	gen      uint32
+}
+
+// fifo is a queue of timer entries in deadline order (pushes come in time
+// order because every queue has one fixed timeout).
+type fifo struct {
+	buf  []timerEntry
+	head int
+}
+
+func (q *fifo) push(e timerEntry) {
+	if q.head > 0 && q.head*2 >= len(q.buf) {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf = q.buf[:n]
+		q.head = 0
+	}
+	q.buf = append(q.buf, e)
+}
+
+func (q *fifo) peek() (timerEntry, bool) {
+	if q.head >= len(q.buf) {
+		return timerEntry{}, false
+	}
+	return q.buf[q.head], true
+}
+
+func (q *fifo) pop() {
+	q.buf[q.head] = timerEntry{}
+	q.head++
+}
+
+// Tracker turns packets into finished Handshake records. It is not safe for
+// concurrent use: one goroutine feeds it (Stats may be read from others).
+type Tracker struct {
+	cfg   Config
+	flows map[flowKey]*flow
+	hsQ   fifo // handshake and post-handshake deadlines
+	idleQ fifo // idle expiry of every flow
+	now   int64
+	free  []*active
+
+	dec Decoded
+	cur *Packet
+	ch  tlsparse.ClientHello
+	sh  tlsparse.ServerHello
+	cs  tlsparse.CertificateSummary
+	v2  tlsparse.SSLv2Hello
+	buf []byte
+
+	packets, bytes, tlsFlows, nonTLS, handshakes, ambiguous atomic.Uint64
+	tracked, active, buffered                                  atomic.Int64
+	skipped                                                    [32]atomic.Uint64
+	evicted                                                    [numEvictReasons]atomic.Uint64
+}
+
+// NewTracker returns a tracker with cfg's limits (defaults where zero).
+func NewTracker(cfg Config) *Tracker {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.PostTimeout <= 0 {
+		cfg.PostTimeout = DefaultPostTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultMaxFlows
+	}
+	if cfg.MaxFlowBytes <= 0 {
+		cfg.MaxFlowBytes = DefaultMaxFlowBytes
+	}
+	if cfg.MaxBufferedBytes <= 0 {
+		cfg.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	return &Tracker{cfg: cfg, flows: make(map[flowKey]*flow, 1024)}
+}
+
+// Stats returns a snapshot of the counters; safe from any goroutine.
+func (t *Tracker) Stats() TrackerStats {
+	s := TrackerStats{
+		Packets:       t.packets.Load(),
+		Bytes:         t.bytes.Load(),
+		FlowsTracked:  uint64(max(t.tracked.Load(), 0)),
+		ActiveFlows:   uint64(max(t.active.Load(), 0)),
+		BufferedBytes: uint64(max(t.buffered.Load(), 0)),
+		TLSFlows:      t.tlsFlows.Load(),
+		NonTLSFlows:   t.nonTLS.Load(),
+		Handshakes:    t.handshakes.Load(),
+		Ambiguous:     t.ambiguous.Load(),
+		Skipped:       map[string]uint64{},
+		Evicted:       map[string]uint64{},
+	}
+	for _, r := range SkipReasons() {
+		if n := t.skipped[int(r)%len(t.skipped)].Load(); n > 0 {
+			s.Skipped[r.String()] = n
+		}
+	}
+	for _, r := range EvictReasons() {
+		if n := t.evicted[r].Load(); n > 0 {
+			s.Evicted[r.String()] = n
+		}
+	}
+	return s
+}
+
+// Packet processes one captured packet. p and its Data are not kept.
+func (t *Tracker) Packet(p *Packet) {
+	t.packets.Add(1)
+	t.bytes.Add(uint64(p.CapLen))
+	if p.TS > t.now {
+		t.now = p.TS
+		t.expire()
+	}
+	d := &t.dec
+	if r := DecodePacket(p.Link, p.Data, d); r != SkipNone {
+		t.skipped[int(r)%len(t.skipped)].Add(1)
+		return
+	}
+	if d.Proto != 6 {
+		t.skipped[int(SkipNotTCPUDP)%len(t.skipped)].Add(1)
+		return
+	}
+	var k flowKey
+	src, dst := d.Src.As16(), d.Dst.As16()
+	dir := 0
+	if c := bytes.Compare(src[:], dst[:]); c < 0 || (c == 0 && d.SrcPort <= d.DstPort) {
+		k = flowKey{a: src, b: dst, ap: d.SrcPort, bp: d.DstPort, proto: d.Proto}
+	} else {
+		k = flowKey{a: dst, b: src, ap: d.DstPort, bp: d.SrcPort, proto: d.Proto}
+		dir = 1
+	}
+	f := t.flows[k]
+	if f != nil && f.state >= stDone {
+		// The common case on a busy host: one lookup, nothing copied.
+		f.lastTS = t.now
+		if f.writeAll && t.cfg.PacketOut != nil {
+			t.cfg.PacketOut(p)
+		}
+		if d.Flags&(tcpRST|tcpFIN) != 0 {
+			t.closeDecided(f, dir, d.Flags)
+		}
+		return
+	}
+	if f == nil {
+		// Only a SYN or a segment with payload opens a flow: bare ACKs of a
+		// connection we never saw start are not worth an entry.
+		if d.Flags&tcpSYN == 0 && len(d.Payload) == 0 {
+			return
+		}
+		f = t.newFlow(k)
+	}
+	f.lastTS = t.now
+	t.cur = p
+	t.segment(f, dir, d)
+	t.cur = nil
+}
+
+// TCP flags as on the wire.
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+	tcpACK = 0x10
+)
+
+func (t *Tracker) newFlow(k flowKey) *flow {
+	if len(t.flows) >= t.cfg.MaxFlows {
+		t.evictOldest()
+	}
+	f := &flow{key: k, lastTS: t.now}
+	t.flows[k] = f
+	t.tracked.Add(1)
+	t.idleQ.push(timerEntry{f: f, deadline: t.now + int64(t.cfg.IdleTimeout), gen: f.gen})
+	return f
+}
+
+// closeDecided forgets a decided flow once both sides closed (or on RST),
+// so that finished connections do not wait for the idle timeout.
+func (t *Tracker) closeDecided(f *flow, dir int, flags uint8) {
+	if flags&tcpRST != 0 {
+		t.remove(f)
+		return
+	}
+	if dir == 0 {
+		f.finA = true
+	} else {
+		f.finB = true
+	}
+	if f.finA && f.finB {
+		t.remove(f)
+	}
+}
+
+func (t *Tracker) remove(f *flow) {
+	if cur, ok := t.flows[f.key]; ok && cur == f {
+		delete(t.flows, f.key)
+		t.tracked.Add(-1)
+	}
+	if f.act != nil {
+		t.release(f)
+	}
+	f.gen++
+}
+
+// evictOldest makes room in a full table: the flow at the front of the idle
+// queue is the one that was created or refreshed longest ago.
+func (t *Tracker) evictOldest() {
+	for {
+		e, ok := t.idleQ.peek()
+		if !ok {
+			return
+		}
+		t.idleQ.pop()
+		f := e.f
+		if e.gen != f.gen || t.flows[f.key] != f {
+			continue
+		}
+		if f.state == stHandshake || f.state == stPost {
+			t.decide(f, OutcomeIncomplete)
+		}
+		t.evicted[EvictFlowLimit].Add(1)
+		t.remove(f)
+		return
+	}
+}
+
+// Advance moves packet time forward without a packet (live captures call it
+// on read timeouts) so that timeouts fire.
+func (t *Tracker) Advance(now time.Time) {
+	ns := now.UnixNano()
+	if ns > t.now {
+		t.now = ns
+		t.expire()
+	}
+}
+
+// expire runs the deadlines that packet time has passed.
+func (t *Tracker) expire() {
+	for {
+		e, ok := t.hsQ.peek()
+		if !ok || e.deadline > t.now {
+			break
+		}
+		t.hsQ.pop()
+		f := e.f
+		if e.gen != f.gen || f.act == nil {
+			continue
+		}
+		a := f.act
+		switch f.state {
+		case stHandshake:
+			if last := a.lastActivity + int64(t.cfg.Timeout); last > t.now {
+				t.hsQ.push(timerEntry{f: f, deadline: last, gen: f.gen})
+				continue
+			}
+			if a.serverBytes == 0 {
+				t.decide(f, OutcomeNoResponse)
+			} else {
+				t.decide(f, OutcomeIncomplete)
+			}
+		case stPost:
+			t.decide(f, OutcomeEstablished)
+		}
+		t.release(f)
+	}
+	for {
+		e, ok := t.idleQ.peek()
+		if !ok || e.deadline > t.now {
+			break
+		}
+		t.idleQ.pop()
+		f := e.f
+		if e.gen != f.gen {
+			continue
+		}
+		if d := f.lastTS + int64(t.cfg.IdleTimeout); d > t.now {
+			t.idleQ.push(timerEntry{f: f, deadline: d, gen: f.gen})
+			continue
+		}
+		if f.state == stHandshake || f.state == stPost {
+			t.decide(f, OutcomeIncomplete)
+			t.evicted[EvictIdle].Add(1)
+		}
+		t.remove(f)
+	}
+}
+
+// Flush reports every flow still in a handshake as incomplete (or, after the
+// handshake, established), in the order their ClientHellos were seen. Call
+// it at the end of a capture.
+func (t *Tracker) Flush() {
+	var open []*flow
+	for _, f := range t.flows {
+		if f.state == stHandshake || f.state == stPost {
+			open = append(open, f)
+		}
+	}
+	sort.Slice(open, func(i, j int) bool {
+		a, b := open[i].act, open[j].act
+		if a.helloTS != b.helloTS {
+			return a.helloTS < b.helloTS
+		}
+		return a.h.FirstPacket < b.h.FirstPacket
+	})
+	for _, f := range open {
+		if f.state == stPost {
+			t.decide(f, OutcomeEstablished)
+		} else {
+			t.decide(f, OutcomeIncomplete)
+		}
+		t.release(f)
+	}
+}
+
+// ts converts packet nanoseconds to a time.Time.
+func ts(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// addrPort builds the endpoint of side dir of k.
+func (k *flowKey) endpoint(dir int) netip.AddrPort {
+	if dir == 0 {
+		return netip.AddrPortFrom(netip.AddrFrom16(k.a).Unmap(), k.ap)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(k.b).Unmap(), k.bp)
+}

@@ -1,0 +1,575 @@
+// Command hellowatch watches TLS handshakes passively, live or from capture
+// files, and says for each connection how its handshake ended and why.
+//
+// Usage is modelled on tcpdump:
+//
+//	sudo hellowatch -i eth0 tcp port 443
+//	hellowatch -r upstream.pcap
+//
+// See README.md for every flag, the output formats and exit codes.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/report"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+// Exit codes (documented in README.md).
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitFailures = 3
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// stringList is a repeatable string flag (-r a.pcap -r b.pcap).
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// options are the parsed flags.
+type options struct {
+	iface       string
+	files       stringList
+	list        bool
+	count       int
+	snaplen     int
+	bufferKiB   int
+	noPromisc   bool
+	user        string
+	writeFile   string
+	format      string
+	failures    bool
+	timeout     time.Duration
+	showVersion bool
+	metricsAddr string
+	failOn      string
+	color       string
+	logLevel    string
+	logFormat   string
+	summary     string
+	maxFlows    int
+	maxBuffer   int64
+	filter      string
+}
+
+func getVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// envName maps a flag name to its environment variable.
+func envName(flagName string) string {
+	return "HELLOWATCH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// flagEnvAliases gives readable environment names to tcpdump's letters.
+var flagEnvAliases = map[string]string{
+	"i": "HELLOWATCH_INTERFACE", "r": "HELLOWATCH_READ", "c": "HELLOWATCH_COUNT",
+	"s": "HELLOWATCH_SNAPLEN", "B": "HELLOWATCH_BUFFER_SIZE", "p": "HELLOWATCH_NO_PROMISC",
+	"Z": "HELLOWATCH_USER", "w": "HELLOWATCH_WRITE", "D": "HELLOWATCH_LIST_INTERFACES",
+}
+
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("hellowatch", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.iface, "i", "", "capture live from `interface` (\"any\" for all)")
+	fs.Var(&o.files, "r", "read packets from `file` (pcap, pcapng, gzip; \"-\" for stdin); repeatable")
+	fs.BoolVar(&o.list, "D", false, "list the interfaces that can be captured and exit")
+	fs.IntVar(&o.count, "c", 0, "exit after `N` handshakes have been reported")
+	fs.IntVar(&o.snaplen, "s", 262144, "live: capture `snaplen` bytes per packet")
+	fs.IntVar(&o.bufferKiB, "B", 8192, "live: kernel capture buffer `size` in KiB")
+	fs.BoolVar(&o.noPromisc, "p", false, "live: do not put the interface into promiscuous mode")
+	fs.StringVar(&o.user, "Z", "", "drop privileges to `user` after opening the capture")
+	fs.StringVar(&o.writeFile, "w", "", "write every packet of the flows whose handshake failed to `file` (pcapng)")
+	fs.StringVar(&o.format, "format", "auto", "output `format`: text, json, or auto (text on a terminal, json otherwise)")
+	fs.BoolVar(&o.failures, "failures", false, "report only failed handshakes")
+	fs.DurationVar(&o.timeout, "timeout", capture.DefaultTimeout, "how long to wait for a server's answer to a ClientHello")
+	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on `host:port`")
+	fs.StringVar(&o.failOn, "fail-on", "", "exit 3 when handshakes with these `findings` were seen (comma-separated IDs, or \"any\")")
+	fs.StringVar(&o.color, "color", "auto", "colour text output: auto, always, never (NO_COLOR is honoured)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.logFormat, "log-format", "auto", "log format on stderr: text, json, auto (json unless stderr is a terminal)")
+	fs.StringVar(&o.summary, "summary", "auto", "print the end summary to stderr: auto (text output only), always, never")
+	fs.IntVar(&o.maxFlows, "max-flows", capture.DefaultMaxFlows, "most flows tracked at once (oldest evicted beyond)")
+	fs.Int64Var(&o.maxBuffer, "max-buffer", capture.DefaultMaxBufferedBytes, "most out-of-order `bytes` buffered in total")
+	fs.StringVar(&o.filter, "filter", "", "BPF `filter` (also accepted as trailing arguments, as in tcpdump)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: hellowatch [-i interface | -r file ...] [flags] [BPF filter]\n\n")
+		fmt.Fprintf(stderr, "Watches TLS handshakes and says how each one ended and why.\n\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nEvery flag can also be set with an environment variable: HELLOWATCH_<NAME>\n"+
+			"(e.g. HELLOWATCH_INTERFACE, HELLOWATCH_FILTER, HELLOWATCH_FORMAT, HELLOWATCH_METRICS_ADDR).\n"+
+			"Exit codes: 0 ok, 1 runtime error, 2 usage, 3 --fail-on findings seen.\n")
+	}
+	return fs
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		name := envName(f.Name)
+		if alias, ok := flagEnvAliases[f.Name]; ok {
+			name = alias
+		}
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		if f.Name == "r" {
+			for _, p := range strings.Split(v, ",") {
+				_ = f.Value.Set(p)
+			}
+			return
+		}
+		if e := f.Value.Set(v); e != nil {
+			err = fmt.Errorf("%s=%q: %v", name, v, e)
+		}
+	})
+	return err
+}
+
+// parseArgs parses flags that may be mixed with the trailing filter words.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return rest, nil
+		}
+		// A filter word; flags may follow it (tcpdump allows that too).
+		i := 0
+		for i < len(args) && (!strings.HasPrefix(args[i], "-") || args[i] == "-") {
+			i++
+		}
+		rest = append(rest, args[:i]...)
+		args = args[i:]
+		if len(args) == 0 {
+			return rest, nil
+		}
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := newFlagSet(&o, stderr)
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if err := applyEnv(fs, os.Getenv); err != nil {
+		fmt.Fprintf(stderr, "hellowatch: %v\n", err)
+		return exitUsage
+	}
+	if o.showVersion {
+		fmt.Fprintf(stdout, "hellowatch %s\n", getVersion())
+		return exitOK
+	}
+	if len(rest) > 0 {
+		if o.filter != "" {
+			o.filter += " and "
+		}
+		o.filter += strings.Join(rest, " ")
+	}
+	logger := newLogger(stderr, o)
+	if o.list {
+		return listInterfaces(stdout, stderr)
+	}
+	if (o.iface == "") == (len(o.files) == 0) {
+		fmt.Fprintln(stderr, "hellowatch: give exactly one of -i interface or -r file (see -h)")
+		return exitUsage
+	}
+	switch o.format {
+	case "auto", "text", "json":
+	default:
+		fmt.Fprintf(stderr, "hellowatch: --format must be text, json or auto, not %q\n", o.format)
+		return exitUsage
+	}
+	failOn, err := parseFailOn(o.failOn)
+	if err != nil {
+		fmt.Fprintf(stderr, "hellowatch: %v\n", err)
+		return exitUsage
+	}
+	r := &runner{o: o, stdout: stdout, stderr: stderr, log: logger, failOn: failOn}
+	return r.run()
+}
+
+func newLogger(stderr io.Writer, o options) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(o.logLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	jsonLogs := o.logFormat == "json" || (o.logFormat == "auto" && !isTerminal(stderr))
+	if jsonLogs {
+		return slog.New(slog.NewJSONHandler(stderr, hopts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, hopts))
+}
+
+func parseFailOn(s string) (map[string]bool, error) {
+	if s == "" {
+		return nil, nil
+	}
+	known := map[string]bool{"any": true}
+	for _, id := range diagnose.FindingIDs() {
+		known[id] = true
+	}
+	m := map[string]bool{}
+	for _, id := range strings.Split(s, ",") {
+		id = strings.TrimSpace(id)
+		if !known[id] {
+			return nil, fmt.Errorf("--fail-on: unknown finding %q (known: any, %s)", id, strings.Join(diagnose.FindingIDs(), ", "))
+		}
+		m[id] = true
+	}
+	return m, nil
+}
+
+func listInterfaces(stdout, stderr io.Writer) int {
+	ifs, err := capture.ListInterfaces()
+	if err != nil {
+		fmt.Fprintf(stderr, "hellowatch: %v\n", err)
+		return exitError
+	}
+	for i, it := range ifs {
+		fmt.Fprintf(stdout, "%d.%s", i+1, it.Name)
+		if it.Description != "" {
+			fmt.Fprintf(stdout, " (%s)", it.Description)
+		}
+		fmt.Fprintln(stdout)
+	}
+	return exitOK
+}
+
+// runner holds one run's wiring.
+type runner struct {
+	o      options
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+	failOn map[string]bool
+
+	src     capture.Source
+	tracker *capture.Tracker
+	out     *bufio.Writer
+	text    *report.TextWriter
+	json    *report.JSONWriter
+	sum     *report.Summary
+	metrics *report.Metrics
+	pcapw   *report.PcapngWriter
+	pcapbuf *bufio.Writer
+	pcapf   *os.File
+	live    bool
+	start   time.Time
+
+	reported   int
+	failedSeen bool
+	stop       atomic.Bool
+	ready      atomic.Bool
+	writeErr   error
+}
+
+func (r *runner) run() int {
+	o := r.o
+	r.start = time.Now()
+	var err error
+	if o.iface != "" {
+		r.live = true
+		filter := o.filter
+		if filter == "" {
+			filter = "tcp"
+		}
+		r.src, err = capture.OpenLive(capture.LiveOptions{
+			Interface: o.iface, Filter: filter, Snaplen: o.snaplen, Promisc: !o.noPromisc,
+			BufferSize: o.bufferKiB << 10, Immediate: true, Timeout: 100 * time.Millisecond,
+		})
+	} else {
+		r.src, err = capture.OpenFiles(o.files)
+		if err == nil && o.filter != "" {
+			r.src, err = capture.FilterSource(r.src, o.filter)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(r.stderr, "hellowatch: %v\n", err)
+		return exitError
+	}
+	defer r.src.Close()
+	r.ready.Store(true)
+
+	if o.writeFile != "" {
+		r.pcapf, err = os.Create(o.writeFile)
+		if err != nil {
+			fmt.Fprintf(r.stderr, "hellowatch: -w: %v\n", err)
+			return exitError
+		}
+		defer r.pcapf.Close()
+		r.pcapbuf = bufio.NewWriterSize(r.pcapf, 256<<10)
+		r.pcapw, err = report.NewPcapngWriter(r.pcapbuf, uint32(o.snaplen))
+		if err != nil {
+			fmt.Fprintf(r.stderr, "hellowatch: -w: %v\n", err)
+			return exitError
+		}
+	}
+	if o.user != "" {
+		if err := dropPrivileges(o.user); err != nil {
+			fmt.Fprintf(r.stderr, "hellowatch: -Z %s: %v\n", o.user, err)
+			return exitError
+		}
+		r.log.Info("dropped privileges", "user", o.user)
+	}
+
+	format := o.format
+	if format == "auto" {
+		if isTerminal(r.stdout) {
+			format = "text"
+		} else {
+			format = "json"
+		}
+	}
+	r.out = bufio.NewWriterSize(r.stdout, 64<<10)
+	if format == "text" {
+		color := o.color == "always" || (o.color == "auto" && isTerminal(r.stdout) && os.Getenv("NO_COLOR") == "")
+		if os.Getenv("NO_COLOR") != "" && o.color != "always" {
+			color = false
+		}
+		r.text = report.NewTextWriter(r.out, color)
+	} else {
+		r.json = report.NewJSONWriter(r.out)
+	}
+	r.sum = report.NewSummary()
+
+	cfg := capture.Config{
+		Timeout:          o.timeout,
+		MaxFlows:         o.maxFlows,
+		MaxBufferedBytes: o.maxBuffer,
+		Emit:             r.emit,
+	}
+	if r.pcapw != nil {
+		cfg.Failed = func(h *capture.Handshake) bool { return failed(h, diagnose.Diagnose(h)) }
+		cfg.PacketOut = func(p *capture.Packet) {
+			if err := r.pcapw.WritePacket(uint32(p.Link), p.Time(), p.Data, p.Len); err != nil && r.writeErr == nil {
+				r.writeErr = err
+			}
+		}
+	}
+	r.tracker = capture.NewTracker(cfg)
+
+	if o.metricsAddr != "" {
+		if err := r.serveMetrics(); err != nil {
+			fmt.Fprintf(r.stderr, "hellowatch: --metrics-addr: %v\n", err)
+			return exitError
+		}
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			r.log.Info("stopping", "signal", s.String())
+			r.stop.Store(true)
+		}
+	}()
+	if r.live {
+		r.log.Info("capturing", "interface", o.iface, "filter", o.filterOr("tcp"))
+	}
+
+	code := r.loop()
+	r.tracker.Flush()
+	r.out.Flush()
+	r.ready.Store(false)
+	if r.pcapw != nil {
+		if err := r.pcapbuf.Flush(); err != nil && r.writeErr == nil {
+			r.writeErr = err
+		}
+	}
+	if r.writeErr != nil {
+		fmt.Fprintf(r.stderr, "hellowatch: %v\n", r.writeErr)
+		code = exitError
+	}
+	if o.summary == "always" || (o.summary == "auto" && (r.text != nil || r.live)) {
+		_ = r.sum.Write(r.stderr, r.stats())
+	}
+	if code == exitOK && r.failedSeen {
+		code = exitFailures
+	}
+	return code
+}
+
+func (o options) filterOr(def string) string {
+	if o.filter == "" {
+		return def
+	}
+	return o.filter
+}
+
+// loop reads packets until the end, an error, -c, or a signal.
+func (r *runner) loop() int {
+	prog := newProgress(r.stderr, r.o.files, r.live)
+	for !r.stop.Load() {
+		p, err := r.src.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				prog.done()
+				return exitOK
+			}
+			prog.done()
+			r.tracker.Flush()
+			fmt.Fprintf(r.stderr, "hellowatch: %v\n", err)
+			return exitError
+		}
+		if p == nil {
+			r.tracker.Advance(time.Now())
+			if r.text == nil {
+				r.out.Flush()
+			}
+			continue
+		}
+		r.tracker.Packet(p)
+		if r.o.count > 0 && r.reported >= r.o.count {
+			return exitOK
+		}
+		if prog != nil && p.Index&0xffff == 0 {
+			prog.update(r.src.Stats())
+		}
+	}
+	return exitOK
+}
+
+// emit receives each finished handshake from the tracker.
+func (r *runner) emit(h *capture.Handshake) {
+	fs := diagnose.Diagnose(h)
+	r.sum.Add(h, fs)
+	if r.metrics != nil {
+		r.metrics.Observe(h, fs)
+	}
+	isFailed := failed(h, fs)
+	if r.failOn != nil && isFailed {
+		if r.failOn["any"] {
+			r.failedSeen = true
+		}
+		for _, f := range fs {
+			if r.failOn[f.ID] {
+				r.failedSeen = true
+			}
+		}
+	}
+	if r.o.failures && !isFailed {
+		return
+	}
+	if r.o.count > 0 && r.reported >= r.o.count {
+		return
+	}
+	r.reported++
+	var err error
+	if r.text != nil {
+		err = r.text.Write(h, fs)
+	} else {
+		err = r.json.Write(h, fs)
+	}
+	if err == nil && r.live {
+		err = r.out.Flush()
+		if r.pcapbuf != nil && err == nil {
+			err = r.pcapbuf.Flush()
+		}
+	}
+	if err != nil && r.writeErr == nil {
+		r.writeErr = fmt.Errorf("writing output: %w", err)
+		r.stop.Store(true)
+	}
+}
+
+// failed reports whether a handshake counts as failed: not established, or
+// established with an error finding (e.g. closed at once by the client).
+func failed(h *capture.Handshake, fs []diagnose.Finding) bool {
+	if h.Outcome != capture.OutcomeEstablished {
+		return true
+	}
+	for _, f := range fs {
+		if f.Severity == "error" {
+			return true
+		}
+	}
+	return false
+}
+
+// stats gathers the capture statistics for the summary and metrics.
+func (r *runner) stats() report.Stats {
+	ts := r.tracker.Stats()
+	ss := r.src.Stats()
+	return report.Stats{
+		Packets: ts.Packets, Bytes: ts.Bytes,
+		TLSFlows: ts.TLSFlows, NonTLSFlows: ts.NonTLSFlows,
+		Skipped: ts.Skipped, Evicted: ts.Evicted,
+		KernelReceived: ss.Received, KernelDropped: ss.Dropped + ss.IfDropped,
+		Duration:     time.Since(r.start),
+		FlowsTracked: ts.FlowsTracked, BufferedBytes: ts.BufferedBytes,
+	}
+}
+
+func (r *runner) serveMetrics() error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.metrics = report.NewMetrics(reg, getVersion())
+	r.metrics.SetStatsFunc(r.stats)
+	ln, err := net.Listen("tcp", r.o.metricsAddr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: report.Handler(reg, r.ready.Load), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.log.Error("metrics server", "err", err)
+		}
+	}()
+	r.log.Info("serving metrics", "addr", ln.Addr().String())
+	return nil
+}
