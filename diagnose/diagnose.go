@@ -110,6 +110,10 @@ func (d *diag) run() {
 		d.serverRefusedAlert(sa)
 	case h.Outcome == capture.OutcomeClientAlert && ca != nil:
 		d.clientAlert(ca)
+	case h.Outcome == capture.OutcomeServerAlert:
+		d.serverRefusedAlert(firstAny(h, capture.SideServer))
+	case h.Outcome == capture.OutcomeClientAlert:
+		d.clientRefused(firstAny(h, capture.SideClient))
 	case h.Outcome == capture.OutcomeServerReset, h.Outcome == capture.OutcomeServerClosed:
 		if !h.HasSNI {
 			d.missingSNI(nil)
@@ -145,6 +149,16 @@ func (d *diag) run() {
 func firstPlain(h *capture.Handshake, side capture.Side) *capture.AlertRecord {
 	for i := range h.Alerts {
 		if a := &h.Alerts[i]; a.Sender == side && !a.Encrypted {
+			return a
+		}
+	}
+	return nil
+}
+
+// firstAny returns the first alert (encrypted or not) sent by side, or nil.
+func firstAny(h *capture.Handshake, side capture.Side) *capture.AlertRecord {
+	for i := range h.Alerts {
+		if a := &h.Alerts[i]; a.Sender == side {
 			return a
 		}
 	}
@@ -194,6 +208,9 @@ func levelWord(l uint8) string {
 // alertEvidence: "server sent fatal alert handshake_failure (40) in packet 6, 0.4 ms after the ClientHello".
 func (d *diag) alertEvidence(a *capture.AlertRecord) string {
 	s := a.Sender.String() + " sent " + levelWord(a.Level) + " alert " + alertLabel(a.Code)
+	if a.Encrypted {
+		s = a.Sender.String() + " sent an encrypted alert"
+	}
 	if a.Packet > 0 {
 		s += " in packet " + strconv.FormatUint(a.Packet, 10)
 	}
@@ -557,11 +574,21 @@ func (d *diag) clientRefused(a *capture.AlertRecord) {
 	if d.h.ServerHelloSeen {
 		ev = append(ev, "server answered with a ServerHello")
 	}
-	ev = append(ev, d.alertEvidence(a))
+	what := "an alert"
+	switch {
+	case a == nil:
+		ev = append(ev, "the alert itself was not captured")
+	case a.Encrypted:
+		what = "an encrypted alert"
+		ev = append(ev, d.alertEvidence(a), "Go clients encrypt their certificate alerts (bad_certificate) in TLS 1.3: an untrusted certificate is the usual cause")
+	default:
+		what = "a fatal " + alertLabel(a.Code) + " alert"
+		ev = append(ev, d.alertEvidence(a))
+	}
 	d.add(Finding{
 		ID:       ClientRefused,
 		Severity: SeverityError,
-		Summary:  "The client aborted the handshake with a fatal " + alertLabel(a.Code) + " alert after the server's answer; compare the client's TLS settings with what the server sent.",
+		Summary:  "The client aborted the handshake with " + what + " after the server's answer; compare the client's TLS settings with what the server sent.",
 		Evidence: ev,
 		Hint:     "check the client's TLS settings against the server's (versions, ciphers, ALPN, extensions)",
 	})
@@ -575,8 +602,23 @@ func (d *diag) serverRefusedAlert(a *capture.AlertRecord) {
 	} else {
 		ev = noServerHello(ev)
 	}
-	ev = append(ev, d.alertEvidence(a))
 	hint := "check the server's log for why it refused this client"
+	if a == nil || a.Encrypted {
+		what := "an alert that was not captured"
+		if a != nil {
+			what = "an encrypted alert"
+			ev = append(ev, d.alertEvidence(a))
+		}
+		d.add(Finding{
+			ID:       ServerRefused,
+			Severity: SeverityError,
+			Summary:  "The server aborted the handshake with " + what + ".",
+			Evidence: ev,
+			Hint:     hint,
+		})
+		return
+	}
+	ev = append(ev, d.alertEvidence(a))
 	switch a.Code {
 	case 116:
 		hint = "the server requires a client certificate: nginx `proxy_ssl_certificate` / `proxy_ssl_certificate_key`"
@@ -648,7 +690,7 @@ func (d *diag) closedAfterHandshake() {
 	if h.ClientRST {
 		how = "RST"
 	}
-	ev = append(ev, "client closed the connection ("+how+")"+d.since(h.EndTime)+" without sending application data")
+	ev = append(ev, "client closed the connection ("+how+") without sending application data"+d.since(h.EndTime))
 	for i := range h.Alerts {
 		if a := &h.Alerts[i]; a.Sender == capture.SideClient && a.Encrypted {
 			ev = append(ev, "client sent an encrypted alert (close_notify, or Go's encrypted bad_certificate)"+d.since(a.Time))
