@@ -16,7 +16,7 @@
 #   TSHARK_RUNS=1         timed runs for tshark (slow: ~60 MB/s)
 #   TOOLS="cat readloop hellowatch tshark"   which to run, in this order
 #   HELLOWATCH_BIN=       use this binary instead of building ./cmd/hellowatch
-#   HELLOWATCH_ARGS=      extra arguments, e.g. "--workers 2"
+#   HELLOWATCH_ARGS=      extra arguments, e.g. "--max-flows 65536"
 #   MAKE_BENCH_PCAP=      path of make-bench-pcap.sh (default: shared/ beside
 #                         the repo, else /work/shared/bench/make-bench-pcap.sh)
 #

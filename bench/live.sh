@@ -19,7 +19,7 @@
 #   CAPTURER=hellowatch   or "tcpdump" (the same harness with tcpdump -w /dev/null,
 #                         as a reference for what libpcap alone drops)
 #   HELLOWATCH_BIN=       binary to use (default: build ./cmd/hellowatch)
-#   HELLOWATCH_ARGS=      extra arguments, e.g. "-B 65536 --workers 2"
+#   HELLOWATCH_ARGS=      extra arguments, e.g. "-B 65536"
 #   FILTER=tcp            capture filter given to the capturer
 #   METRICS_PORT=9102     hellowatch --metrics-addr 127.0.0.1:PORT inside rx
 #   SETTLE=2              seconds to wait after a replay before reading counters
@@ -118,7 +118,7 @@ start_capture() {
 	: >"$work/cap.err"
 	if [ "$CAPTURER" = hellowatch ]; then
 		# shellcheck disable=SC2086
-		"${S_RX[@]}" "$hw" -i veth0 --format json --metrics-addr "127.0.0.1:$METRICS_PORT" $HELLOWATCH_ARGS "$FILTER" \
+		"${S_RX[@]}" "$hw" -i veth0 --format json --metrics-addr "127.0.0.1:$METRICS_PORT" --summary always $HELLOWATCH_ARGS "$FILTER" \
 			>"$work/cap.out" 2>"$work/cap.err" &
 		cap_pid=$!
 		local i
