@@ -164,8 +164,8 @@ for rate in $RATES; do
 		seen=$(metric hellowatch_packets_total)
 		stop_capture
 		if [ "$drops" = - ]; then # no metrics: the summary on stderr
-			drops=$(grep -ioE '[0-9]+ (packets )?dropped by (the )?kernel|kernel[_ ]drop[a-z]*[=: ]+[0-9]+' "$work/cap.err" |
-				grep -oE '[0-9]+' | head -1 || true)
+			# "kernel: received N, dropped M (x%)"
+			drops=$(grep -oE 'kernel: received [0-9]+, dropped [0-9]+' "$work/cap.err" | tail -1 | grep -oE '[0-9]+$' || true)
 			drops=${drops:--}
 		fi
 		found=$(grep -c . "$work/cap.out" || true)
