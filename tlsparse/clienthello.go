@@ -70,14 +70,23 @@ type ClientHello struct {
 	// DuplicateExtension is set when an extension type occurs twice
 	// (RFC 8446, 4.2 forbids it); decoding continues.
 	DuplicateExtension bool
+
+	// ExtensionError is the first *ParseError met while decoding an
+	// extension body whose nested lengths do not match exactly. Such an
+	// error does not stop parsing: the extension stays in Extensions, the
+	// others are decoded, and fingerprints can still be computed (a server
+	// would typically answer decode_error). Nil when every body decoded.
+	ExtensionError error
 }
 
 // ParseClientHello parses a ClientHello handshake body (without the 4-byte
 // handshake header) into ch. It resets ch, reusing its slices' capacity, so
 // after warm-up it allocates nothing; []byte fields alias body.
 //
-// A body that ends inside a field gives [ErrIncomplete]; a nested length that
-// does not match its container gives a *[ParseError].
+// A body that ends inside a field gives [ErrIncomplete]; a malformed
+// top-level field or extension framing gives a *[ParseError]. A malformed
+// body of a single extension is recorded in ch.ExtensionError instead, and
+// ParseClientHello returns nil.
 func ParseClientHello(body []byte, ch *ClientHello) error {
 	ch.reset()
 	c := cursor{b: body}
@@ -136,8 +145,8 @@ func ParseClientHello(body []byte, ch *ClientHello) error {
 			ch.DuplicateExtension = true
 		}
 		ch.Extensions = append(ch.Extensions, et)
-		if err := ch.decodeExtension(et, ext); err != nil {
-			return err
+		if err := ch.decodeExtension(et, ext); err != nil && ch.ExtensionError == nil {
+			ch.ExtensionError = err
 		}
 	}
 	return nil

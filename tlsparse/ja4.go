@@ -109,6 +109,7 @@ func (ch *ClientHello) ja4(dst []byte, proto byte, hashed, original bool) []byte
 	}
 	exts := ebuf[:0]
 	nExt := 0
+	nOther := 0 // extensions other than GREASE, SNI and ALPN
 	hasSNI := false
 	for _, e := range ch.Extensions {
 		if IsGREASE(uint16(e)) {
@@ -118,7 +119,9 @@ func (ch *ClientHello) ja4(dst []byte, proto byte, hashed, original bool) []byte
 		if e == ExtServerName {
 			hasSNI = true
 		}
-		if !original && (e == ExtServerName || e == ExtALPN) {
+		if e != ExtServerName && e != ExtALPN {
+			nOther++
+		} else if !original {
 			continue
 		}
 		if len(exts) < len(ebuf) {
@@ -175,8 +178,10 @@ func (ch *ClientHello) ja4(dst []byte, proto byte, hashed, original bool) []byte
 	dst = appendHash12(dst, s)
 	dst = append(dst, '_')
 	s = appendList(tmp[:0], exts)
-	if len(exts) == 0 {
-		// The spec sets the hash to zeros when there are no extensions.
+	if nOther == 0 {
+		// No extensions besides SNI and ALPN: the spec sets the hash to
+		// zeros. FoxIO's reference code decides this on the sorted list
+		// (without SNI and ALPN) for ja4_o too, so we do the same.
 		return append(dst, "000000000000"...)
 	}
 	if len(sigs) > 0 {
