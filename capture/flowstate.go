@@ -17,18 +17,19 @@ type active struct {
 	h   Handshake
 	his []byte // history letters
 
-	client       int // dir index of the ClientHello's sender; -1 before the hello
-	helloTS      int64
-	lastActivity int64
-	serverBytes  int // bytes delivered from the server after the hello
-	helloSegs    int
-	nonHello     int
-	sessionID    [32]byte
-	sessionIDLen int
+	client        int // dir index of the ClientHello's sender; -1 before the hello
+	helloTS       int64
+	lastActivity  int64
+	serverBytes   int // bytes delivered from the server after the hello
+	helloSegs     int
+	nonHello      int
+	helloDir      int // 1 + dir in which a ClientHello starts, 0 until found
+	sessionID     [32]byte
+	sessionIDLen  int
 	clientEncRecs int // encrypted records from the client
-	tls13        bool
-	decided      bool
-	lastDir      int
+	tls13         bool
+	decided       bool
+	lastDir       int
 
 	saved      []Packet // -w: copies of the flow's packets so far
 	savedBytes int
@@ -155,23 +156,13 @@ func (t *Tracker) segment(f *flow, dir int, d *Decoded) {
 // payload feeds a segment's bytes to the direction's reassembler.
 func (t *Tracker) payload(f *flow, a *active, dir int, d *Decoded) {
 	r := &a.r[dir]
-	if !r.synced {
-		switch {
-		case a.client < 0 && looksLikeHelloStart(d.Payload):
-			r.sync(d.Seq)
-		case a.client >= 0 && dir != a.client:
-			// The server's side without its SYN-ACK: take its first segment.
-			r.sync(d.Seq)
-		default:
-			a.nonHello++
-			if a.nonHello > maxNonHelloSegments {
-				t.ignore(f)
-			}
+	if a.client < 0 {
+		if !t.seekHello(f, a, dir, d) {
 			return
 		}
-	}
-	if a.client < 0 {
-		a.helloSegs++
+	} else if !r.synced {
+		// The server's side without its SYN-ACK: take its first segment.
+		r.sync(d.Seq)
 	}
 	before := r.buffered
 	r.add(dir, d.Seq, d.Payload, a, t.cfg.MaxFlowBytes)
@@ -188,6 +179,56 @@ func (t *Tracker) payload(f *flow, a *active, dir int, d *Decoded) {
 			t.decide(f, OutcomeIncomplete)
 		}
 	}
+}
+
+// seekHello looks for the start of a ClientHello before one was seen. TLS
+// is found by content, not port: the hello may open the connection, follow
+// a plaintext preamble (STARTTLS, SOCKS, HTTP CONNECT, PostgreSQL's
+// SSLRequest), or be the first thing seen of a connection whose SYN was
+// missed. Bytes before it are skipped without a copy; segments ahead of a
+// hole are held, so a hello whose segments arrive out of order is still
+// found. It reports whether the segment should go to the reassembler.
+func (t *Tracker) seekHello(f *flow, a *active, dir int, d *Decoded) bool {
+	r := &a.r[dir]
+	a.helloSegs++
+	if a.helloDir == dir+1 {
+		// The rest of a hello whose start was found.
+		return true
+	}
+	if looksLikeHelloStart(d.Payload) && (!r.synced || seqDiff(d.Seq, r.next) >= 0) {
+		if r.synced && d.Seq != r.next {
+			// A preamble was skipped (or lost): the hello starts here.
+			t.buffered.Add(-int64(r.buffered))
+			r.buffered = 0
+			r.pending = r.pending[:0]
+			a.helloSegs = 1
+		}
+		r.sync(d.Seq)
+		a.helloDir = dir + 1
+		return true
+	}
+	a.nonHello++
+	if a.nonHello > maxNonHelloSegments {
+		t.ignore(f)
+		return false
+	}
+	if !r.synced {
+		return false
+	}
+	switch off := seqDiff(d.Seq, r.next); {
+	case off == 0:
+		// In-order bytes that are not a hello: a plaintext preamble.
+		r.next += uint32(len(d.Payload))
+		before := r.buffered
+		r.drainPreamble()
+		t.buffered.Add(int64(r.buffered - before))
+		return false
+	case off > 0:
+		// Ahead of a hole: possibly the rest of a hello whose first segment
+		// is late. Hold a copy.
+		return true
+	}
+	return false
 }
 
 // looksLikeHelloStart reports whether b starts with a TLS handshake record
@@ -773,4 +814,3 @@ func (a *active) save(p *Packet) {
 	a.saved = append(a.saved, cp)
 	a.savedBytes += len(cp.Data)
 }
-

@@ -21,11 +21,11 @@ const historyCap = 4096
 
 // dirReasm reassembles one direction of a TCP connection.
 type dirReasm struct {
-	next    uint32 // sequence number of the next byte to deliver
-	synced  bool   // next is known (from a SYN or from the first TLS-looking segment)
-	sawSYN  bool
-	pending []segment // out-of-order segments, sorted by seq; copies
-	buffered int      // bytes held in pending
+	next     uint32 // sequence number of the next byte to deliver
+	synced   bool   // next is known (from a SYN or from the first TLS-looking segment)
+	sawSYN   bool
+	pending  []segment // out-of-order segments, sorted by seq; copies
+	buffered int       // bytes held in pending
 
 	finSeq  uint32 // sequence number just past the last byte, once a FIN is seen
 	finSeen bool
@@ -205,3 +205,13 @@ func (r *dirReasm) finReached() bool {
 
 // hole reports whether bytes are held behind a missing span.
 func (r *dirReasm) hole() bool { return len(r.pending) > 0 }
+
+// drainPreamble drops held segments that lie wholly before next (skipped
+// plaintext) and, when the next held segment starts exactly at next,
+// leaves it for the caller's next add. Used before a ClientHello was found.
+func (r *dirReasm) drainPreamble() {
+	for len(r.pending) > 0 && seqDiff(r.pending[0].seq+uint32(len(r.pending[0].data)), r.next) <= 0 {
+		r.buffered -= len(r.pending[0].data)
+		r.pending = r.pending[1:]
+	}
+}

@@ -53,7 +53,7 @@ const (
 	DefaultMaxBufferedBytes = 64 << 20
 	maxSavedPackets         = 256
 	maxSavedBytes           = 1 << 20
-	maxNonHelloSegments     = 8
+	maxNonHelloSegments     = 16
 )
 
 // EvictReason says why a flow left the table before it ended by itself.
@@ -61,9 +61,9 @@ type EvictReason uint8
 
 // Eviction reasons.
 const (
-	EvictFlowLimit EvictReason = iota // the flow table was full
-	EvictIdle                         // no packet for IdleTimeout while in a handshake
-	EvictBufferLimit                  // the global buffer cap was reached
+	EvictFlowLimit   EvictReason = iota // the flow table was full
+	EvictIdle                           // no packet for IdleTimeout while in a handshake
+	EvictBufferLimit                    // the global buffer cap was reached
 	numEvictReasons
 )
 
@@ -186,9 +186,9 @@ type Tracker struct {
 	buf []byte
 
 	packets, bytes, tlsFlows, nonTLS, handshakes, ambiguous atomic.Uint64
-	tracked, active, buffered                                  atomic.Int64
-	skipped                                                    [32]atomic.Uint64
-	evicted                                                    [numEvictReasons]atomic.Uint64
+	tracked, active, buffered                               atomic.Int64
+	skipped                                                 [32]atomic.Uint64
+	evicted                                                 [numEvictReasons]atomic.Uint64
 }
 
 // NewTracker returns a tracker with cfg's limits (defaults where zero).
