@@ -91,7 +91,9 @@ case " $TOOLS " in
 		hw=$HELLOWATCH_BIN
 	else
 		log "building ./cmd/hellowatch"
-		if (cd "$repo" && GOTOOLCHAIN=local CGO_ENABLED=1 "$GO" build -trimpath -o "$work/hellowatch" ./cmd/hellowatch) 2>"$work/build.err"; then
+		# Two tries: a build cache shared with concurrent builds can fail once.
+		if (cd "$repo" && GOTOOLCHAIN=local CGO_ENABLED=1 "$GO" build -trimpath -o "$work/hellowatch" ./cmd/hellowatch) 2>"$work/build.err" ||
+			(cd "$repo" && GOTOOLCHAIN=local CGO_ENABLED=1 "$GO" build -trimpath -o "$work/hellowatch" ./cmd/hellowatch) 2>"$work/build.err"; then
 			hw=$work/hellowatch
 		else
 			log "cmd/hellowatch does not build yet; skipping it:"
