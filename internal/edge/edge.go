@@ -72,6 +72,20 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Logger receives one line per connection; nil discards.
 	Logger *slog.Logger
+	// OnRefuse, when set, is called once a hello has been refused, right
+	// after the refusal was handed to the kernel (the alert written, the FIN
+	// or RST sent, or the decision to stay silent), so tests can time what
+	// a passive observer reports against the refusal.
+	OnRefuse func(Refusal)
+}
+
+// Refusal describes one refused ClientHello.
+type Refusal struct {
+	Client     net.Addr
+	Mode       Mode
+	HasSNI     bool
+	ServerName string
+	At         time.Time
 }
 
 // Serve accepts connections on ln until ctx is done, then closes ln and every
@@ -193,19 +207,29 @@ func (s *server) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 	log.Info("edge: refusing", "mode", s.cfg.Mode, "has_sni", h.HasSNI, "server_name", h.ServerName)
+	notify := func() {
+		if s.cfg.OnRefuse != nil {
+			s.cfg.OnRefuse(Refusal{Client: c.RemoteAddr(), Mode: s.cfg.Mode, HasSNI: h.HasSNI, ServerName: h.ServerName, At: time.Now()})
+		}
+	}
 	switch s.cfg.Mode {
 	case ModeCloudflare:
 		if _, err := c.Write(AlertHandshakeFailure); err != nil {
 			return
 		}
+		notify()
 		s.closeAndDrain(c)
 	case ModeFIN:
 		s.closeAndDrain(c)
+		notify()
 	case ModeRST:
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0)
 		}
+		c.Close()
+		notify()
 	case ModeSilent:
+		notify()
 		// Read and discard until the peer gives up or Serve stops.
 		io.Copy(io.Discard, c)
 	}
