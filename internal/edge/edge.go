@@ -218,10 +218,9 @@ func (s *server) handle(ctx context.Context, c net.Conn) {
 			return
 		}
 		notify()
-		s.closeAndDrain(c)
+		s.closeAndDrain(c, nil)
 	case ModeFIN:
-		s.closeAndDrain(c)
-		notify()
+		s.closeAndDrain(c, notify)
 	case ModeRST:
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0)
@@ -237,9 +236,12 @@ func (s *server) handle(ctx context.Context, c net.Conn) {
 
 // closeAndDrain sends FIN, then reads until the peer closes too, so that
 // unread bytes never turn the close into an RST.
-func (s *server) closeAndDrain(c net.Conn) {
+func (s *server) closeAndDrain(c net.Conn, sent func()) {
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
+	}
+	if sent != nil {
+		sent()
 	}
 	c.SetReadDeadline(time.Now().Add(s.cfg.DrainTimeout))
 	io.Copy(io.Discard, c)
