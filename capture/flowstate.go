@@ -30,6 +30,7 @@ type active struct {
 	tls13         bool
 	decided       bool
 	lastDir       int
+	lastCT        [2]tlsparse.ContentType // content type of each direction's current record
 
 	saved      []Packet // -w: copies of the flow's packets so far
 	savedBytes int
@@ -344,6 +345,7 @@ func (h *dirHandler) Record(ct tlsparse.ContentType, v tlsparse.Version, length 
 	if a.decided {
 		return
 	}
+	a.lastCT[h.dir] = ct
 	switch a.side(h.dir) {
 	case SideNone:
 		if ct != tlsparse.ContentTypeHandshake {
@@ -611,7 +613,7 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 		if a.tls13 && a.h.ServerHelloSeen {
 			// TLS 1.3: the client's first encrypted record is its Finished.
 			t.establish(a.f)
-		} else if !a.tls13 && a.h.ServerHelloSeen && a.h.ClientCCS {
+		} else if !a.tls13 && a.h.ServerHelloSeen && a.h.ClientCCS && a.lastCT[h.dir] == tlsparse.ContentTypeApplicationData {
 			// TLS <= 1.2 application data: the handshake is over.
 			a.h.ClientDataSent = true
 			t.establish(a.f)
@@ -621,6 +623,9 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 		// TLS 1.3 hides the record type. A record too short for a request
 		// (an alert is 2 bytes + type + 16-byte tag = 19) is taken as the
 		// client's encrypted close_notify.
+		if !a.tls13 && a.lastCT[h.dir] != tlsparse.ContentTypeApplicationData {
+			return // TLS <= 1.2: the client's encrypted Finished
+		}
 		if a.tls13 && length <= 24 {
 			a.h.Alerts = append(a.h.Alerts, AlertRecord{Sender: SideClient, Encrypted: true, Packet: t.cur.Index, Time: ts(t.now)})
 			t.decide(a.f, OutcomeEstablished)
