@@ -1,12 +1,14 @@
 package report
 
 import (
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // appendJSONString appends s as a JSON string. It escapes what RFC 8259
-// requires plus DEL, C1 controls and U+2028/U+2029, so no terminal control
-// sequence ever appears raw in the output.
+// requires plus DEL and every non-printable rune (C1 controls, U+2028/U+2029,
+// bidi overrides), so no terminal control sequence ever appears raw.
 //
 // When wire is true, s came off the wire and may be any bytes. Then each
 // byte of invalid UTF-8 becomes the four characters `\xNN` in the decoded
@@ -59,9 +61,17 @@ func appendJSONString(dst []byte, s string, wire bool) []byte {
 			start = i
 			continue
 		}
-		if (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029 {
+		if !unicode.IsPrint(r) {
+			// C1 controls, U+2028/U+2029, bidi overrides, zero-width
+			// characters: never raw, so a log viewer cannot be fooled.
 			dst = append(dst, s[start:i]...)
-			dst = appendU(dst, r)
+			if r > 0xffff {
+				r1, r2 := utf16.EncodeRune(r)
+				dst = appendU(dst, r1)
+				dst = appendU(dst, r2)
+			} else {
+				dst = appendU(dst, r)
+			}
 			i += n
 			start = i
 			continue

@@ -1,0 +1,133 @@
+package report
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/diagnose"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
+
+// samples are hand-built records covering each outcome.
+func samples() []struct {
+	name string
+	h    *capture.Handshake
+} {
+	base := func() *capture.Handshake {
+		return &capture.Handshake{
+			Client:          netip.MustParseAddrPort("10.0.0.1:40000"),
+			Server:          netip.MustParseAddrPort("104.16.1.1:443"),
+			Transport:       "tcp",
+			SYNTime:         t0.Add(-time.Millisecond),
+			ClientHelloTime: t0,
+			ClientVersions:  []string{"TLS 1.2", "TLS 1.1", "TLS 1.0"},
+			ClientLegacyVer: 0x0303,
+			JA3:             "6734f37431670b3ab4292b8f60f29984",
+			JA3String:       "771,4865-4866,0-10-11,29-23,0",
+			JA4:             "t12i1710h1_5b57614c22b0_3d5424432f57",
+			JA4R:            "t12i1710h1_002f,0035_000a,000b",
+			Packets:         4,
+			FirstPacket:     3,
+			LastPacket:      7,
+			History:         "Ca",
+		}
+	}
+	noSNI := base()
+	noSNI.ALPN = []string{"http/1.1"}
+	noSNI.Alerts = []capture.AlertRecord{{Sender: capture.SideServer, Level: 2, Code: 40, Packet: 6, Time: t0.Add(400 * time.Microsecond)}}
+	noSNI.FirstAnswerTime = t0.Add(400 * time.Microsecond)
+	noSNI.EndTime = noSNI.FirstAnswerTime
+	noSNI.ServerFIN, noSNI.EndedBy = true, capture.SideServer
+	noSNI.Outcome = capture.OutcomeServerAlert
+
+	ok := base()
+	ok.Client = netip.MustParseAddrPort("[2001:db8::1]:51000")
+	ok.Server = netip.MustParseAddrPort("[2001:db8::2]:443")
+	ok.HasSNI, ok.ServerName = true, "example.com"
+	ok.ClientVersions = []string{"TLS 1.3", "TLS 1.2"}
+	ok.ALPN = []string{"h2", "http/1.1"}
+	ok.ServerHelloSeen, ok.Version, ok.VersionCode = true, "TLS 1.3", 0x0304
+	ok.Cipher, ok.CipherCode, ok.NextProtocol, ok.KeyShareGroup = "TLS_AES_128_GCM_SHA256", 0x1301, "h2", "X25519MLKEM768"
+	ok.FirstAnswerTime = t0.Add(1500 * time.Microsecond)
+	ok.EndTime = t0.Add(3 * time.Millisecond)
+	ok.ClientDataSent, ok.ClientAppData, ok.ServerAppData = true, 3, 4
+	ok.History = "CsxFF"
+	ok.Outcome = capture.OutcomeEstablished
+
+	cert := base()
+	cert.HasSNI, cert.ServerName = true, "expired.example"
+	cert.ServerHelloSeen, cert.Version, cert.Cipher = true, "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+	cert.Cert = &capture.Certificate{Subject: "CN=expired.example", Issuer: "CN=Test CA", SANs: []string{"expired.example", "www.expired.example"},
+		NotBefore: t0.Add(-48 * time.Hour), NotAfter: t0.Add(-24 * time.Hour), ChainLen: 2}
+	cert.Alerts = []capture.AlertRecord{{Sender: capture.SideClient, Level: 2, Code: 45, Packet: 9, Time: t0.Add(2 * time.Millisecond)}}
+	cert.FirstAnswerTime = t0.Add(time.Millisecond)
+	cert.Outcome = capture.OutcomeClientAlert
+
+	plain := base()
+	plain.HasSNI, plain.ServerName = true, "api.internal"
+	plain.NotTLSPrefix = []byte("HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n")
+	plain.FirstAnswerTime = t0.Add(800 * time.Microsecond)
+	plain.Outcome = capture.OutcomeNotTLS
+
+	hostile := base()
+	hostile.HasSNI, hostile.ServerName = true, "evil\x1b[2J\x1b]0;pwned\x07\xff\xfe\u0085\u202e\\x41\"q\x7f"
+	hostile.SNIInvalid = true
+	hostile.ALPN = []string{"h2\x00", "\x9b31m"}
+	hostile.Alerts = []capture.AlertRecord{{Sender: capture.SideServer, Level: 2, Code: 112, Packet: 5, Time: t0.Add(time.Millisecond)},
+		{Sender: capture.SideClient, Encrypted: true, Packet: 6}}
+	hostile.Outcome = capture.OutcomeServerAlert
+
+	silent := base()
+	silent.Outcome = capture.OutcomeNoResponse
+	silent.EndTime = t0.Add(10 * time.Second)
+
+	return []struct {
+		name string
+		h    *capture.Handshake
+	}{{"missing_sni", noSNI}, {"established_ipv6", ok}, {"expired_cert", cert}, {"plaintext", plain}, {"hostile_strings", hostile}, {"silence", silent}}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("output differs from %s (run go test -update and review the diff):\n%s", path, got)
+	}
+}
+
+// noRawControls fails if b holds a C0 control (other than newline), DEL,
+// a C1 control or a bidi override outside the ANSI colour codes we write.
+func noRawControls(t *testing.T, b []byte, allowSGR bool) {
+	t.Helper()
+	s := string(b)
+	for i, r := range s {
+		switch {
+		case r == '\n':
+		case r == 0x1b && allowSGR && len(s) > i+1 && s[i+1] == '[':
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x202e:
+			t.Fatalf("raw control %U at %d in %q", r, i, s)
+		}
+	}
+}
+
+func findings(h *capture.Handshake) []diagnose.Finding { return diagnose.Diagnose(h) }

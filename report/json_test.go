@@ -1,0 +1,248 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/diagnose"
+)
+
+// contractKeys must be present in every line (DESIGN.md).
+var contractKeys = []string{"ts", "client", "server", "server_name", "client_versions", "version", "cipher",
+	"alpn", "next_protocol", "ja3", "ja4", "alerts", "outcome", "established", "findings", "history",
+	"schema", "transport", "ja3_string", "ja4_r", "sni_is_ip", "resumed", "hrr", "cert", "tcp_end",
+	"not_tls_prefix", "timings", "packets"}
+
+func TestJSONGolden(t *testing.T) {
+	var buf bytes.Buffer
+	jw := NewJSONWriter(&buf)
+	for _, s := range samples() {
+		if err := jw.Write(s.h, findings(s.h)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden(t, "handshakes.golden.jsonl", buf.Bytes())
+}
+
+func TestJSONContract(t *testing.T) {
+	for _, s := range samples() {
+		t.Run(s.name, func(t *testing.T) {
+			line := AppendJSON(nil, s.h, findings(s.h))
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Fatalf("invalid JSON: %v\n%s", err, line)
+			}
+			for _, k := range contractKeys {
+				if _, ok := m[k]; !ok {
+					t.Errorf("key %q missing", k)
+				}
+			}
+			if got, want := m["outcome"], s.h.Outcome.String(); got != want {
+				t.Errorf("outcome = %v, want %v", got, want)
+			}
+			if got := m["established"]; got != s.h.Established() {
+				t.Errorf("established = %v", got)
+			}
+			if !s.h.HasSNI && m["server_name"] != nil {
+				t.Errorf("server_name = %v, want null", m["server_name"])
+			}
+			ts, err := time.Parse(time.RFC3339Nano, m["ts"].(string))
+			if err != nil || !ts.Equal(s.h.ClientHelloTime) {
+				t.Errorf("ts = %v (%v)", m["ts"], err)
+			}
+			if m["server"] != s.h.Server.String() {
+				t.Errorf("server = %v, want %v", m["server"], s.h.Server)
+			}
+			for _, a := range m["alerts"].([]any) {
+				a := a.(map[string]any)
+				if a["encrypted"] == true && (a["level"] != nil || a["code"] != nil || a["description"] != nil) {
+					t.Errorf("encrypted alert with level/code: %v", a)
+				}
+			}
+			noRawControls(t, line, false)
+		})
+	}
+}
+
+func TestJSONFields(t *testing.T) {
+	h := samples()[0].h
+	var m map[string]any
+	if err := json.Unmarshal(AppendJSON(nil, h, findings(h)), &m); err != nil {
+		t.Fatal(err)
+	}
+	a := m["alerts"].([]any)[0].(map[string]any)
+	if a["sender"] != "server" || a["level"] != "fatal" || a["description"] != "handshake_failure" || a["code"] != 40.0 || a["encrypted"] != false {
+		t.Errorf("alert = %v", a)
+	}
+	f := m["findings"].([]any)[0].(map[string]any)
+	if f["id"] != "missing_sni" || f["severity"] != "error" || f["hint"] == "" || f["nginx_log"] == nil {
+		t.Errorf("finding = %v", f)
+	}
+	if tm := m["timings"].(map[string]any); tm["answer_ms"] != 0.4 {
+		t.Errorf("answer_ms = %v", tm["answer_ms"])
+	}
+}
+
+// decodeWire inverts the JSON wire-string convention: `\\` is a backslash,
+// `\xNN` a raw byte.
+func decodeWire(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch {
+		case i+1 < len(s) && s[i+1] == '\\':
+			b.WriteByte('\\')
+			i++
+		case i+3 < len(s) && s[i+1] == 'x':
+			v, err := strconv.ParseUint(s[i+2:i+4], 16, 8)
+			if err != nil {
+				return "", false
+			}
+			b.WriteByte(byte(v))
+			i += 3
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+func checkWireJSON(t *testing.T, in string) {
+	t.Helper()
+	h := &capture.Handshake{HasSNI: true, ServerName: in, ALPN: []string{in, "h2"}, NextProtocol: in,
+		NotTLSPrefix: []byte(in), History: in, JA3String: in, Outcome: capture.OutcomeNotTLS,
+		Cert: &capture.Certificate{Subject: in, SANs: []string{in}}}
+	line := AppendJSON(nil, h, diagnose.Diagnose(h))
+	noRawControls(t, line, false)
+	var m struct {
+		ServerName string   `json:"server_name"`
+		ALPN       []string `json:"alpn"`
+		Prefix     string   `json:"not_tls_prefix"`
+		Cert       struct {
+			Subject string
+		}
+	}
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("invalid JSON for %q: %v\n%s", in, err, line)
+	}
+	for _, got := range []string{m.ServerName, m.ALPN[0], m.Prefix, m.Cert.Subject} {
+		if back, ok := decodeWire(got); !ok || back != in {
+			t.Fatalf("wire string %q came back as %q -> %q", in, got, back)
+		}
+	}
+}
+
+func TestJSONHostileStrings(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 20000; i++ {
+		checkWireJSON(t, randomWire(r))
+	}
+}
+
+func FuzzJSONWire(f *testing.F) {
+	for _, s := range []string{"example.com", "\x1b[2J", "\xff\xfe", `a\x41`, "\u2028", "\"}"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkWireJSON)
+}
+
+type flushRecorder struct {
+	bytes.Buffer
+	flushes int
+}
+
+func (f *flushRecorder) Flush() error { f.flushes++; return nil }
+
+func TestJSONWriterFlushesAndSplitsLines(t *testing.T) {
+	var fr flushRecorder
+	jw := NewJSONWriter(&fr)
+	ss := samples()
+	for _, s := range ss {
+		if err := jw.Write(s.h, findings(s.h)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fr.flushes != len(ss) {
+		t.Errorf("flushes = %d, want %d", fr.flushes, len(ss))
+	}
+	sc := bufio.NewScanner(&fr)
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		if !json.Valid(sc.Bytes()) {
+			t.Errorf("line %d invalid: %s", n, sc.Bytes())
+		}
+		n++
+	}
+	if n != len(ss) {
+		t.Errorf("lines = %d, want %d", n, len(ss))
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+func TestJSONWriterError(t *testing.T) {
+	err := NewJSONWriter(failWriter{}).Write(samples()[0].h, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "report: ") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestJSONWriterNoAlloc(t *testing.T) {
+	h := samples()[0].h
+	fs := findings(h)
+	jw := NewJSONWriter(io.Discard)
+	_ = jw.Write(h, fs)
+	if n := testing.AllocsPerRun(100, func() { _ = jw.Write(h, fs) }); n != 0 {
+		t.Fatalf("JSONWriter.Write allocates %v times per record", n)
+	}
+}
+
+func TestJSONIPv6(t *testing.T) {
+	h := &capture.Handshake{Server: netip.MustParseAddrPort("[2001:db8::1]:443")}
+	if !bytes.Contains(AppendJSON(nil, h, nil), []byte(`"server":"[2001:db8::1]:443"`)) {
+		t.Fatal("IPv6 server not bracketed")
+	}
+}
+
+func BenchmarkJSONWriter(b *testing.B) {
+	for _, s := range samples() {
+		fs := findings(s.h)
+		b.Run(s.name, func(b *testing.B) {
+			jw := NewJSONWriter(io.Discard)
+			line := AppendJSON(nil, s.h, fs)
+			b.SetBytes(int64(len(line) + 1))
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = jw.Write(s.h, fs)
+			}
+		})
+	}
+}
+
+// BenchmarkEncodingJSON is the reflection baseline, for comparison.
+func BenchmarkEncodingJSON(b *testing.B) {
+	s := samples()[0]
+	fs := findings(s.h)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = json.Marshal(struct {
+			H  *capture.Handshake
+			Fs []diagnose.Finding
+		}{s.h, fs})
+	}
+}
