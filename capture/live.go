@@ -208,7 +208,12 @@ func (s *LiveSource) Next() (*Packet, error) {
 		if err == io.EOF {
 			return nil, io.EOF
 		}
-		return nil, fmt.Errorf("capture: read: %w", lowerFirst(s.h.Error()))
+		// libpcap's own message (pcap_geterr) says more, e.g. "The
+		// interface disappeared".
+		if perr := s.h.Error(); perr != nil && perr.Error() != "" {
+			err = perr
+		}
+		return nil, fmt.Errorf("capture: read: %w", lowerFirst(err))
 	}
 	s.index++
 	s.pkt = Packet{

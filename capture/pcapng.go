@@ -74,6 +74,7 @@ type pcapngReader struct {
 	bo     binary.ByteOrder
 	big    bool
 	ifaces []ngInterface
+	lastTS int64 // timestamp of the last packet, for simple packet blocks
 }
 
 func newPcapngReader(name string, c *chunkReader) (*pcapngReader, error) {
@@ -319,9 +320,12 @@ func (r *pcapngReader) packet(start int64, typ uint32, b []byte, p *Packet) erro
 	ifc := &r.ifaces[ifid]
 	p.Data = data
 	if typ == ngBlockSPB {
-		p.TS = 0 // a simple packet block carries no timestamp
+		// A simple packet block carries no timestamp: repeat the last one
+		// (0 before any), so that time never jumps back to 1970.
+		p.TS = r.lastTS
 	} else {
 		p.TS = ifc.nanos(units)
+		r.lastTS = p.TS
 	}
 	p.CapLen = int(capLen)
 	p.Len = int(origLen)

@@ -128,8 +128,8 @@ func TestPcapngBlocks(t *testing.T) {
 				{pkt, 3_500_000_000, 20, 20, LinkRaw, 3},
 				{pkt, 101_500_000_000, 20, 20, LinkIPv4, 4},
 				{pkt[:5], 42, 5, 5, LinkLinuxSLL2, 5},
-				{pkt, 0, 20, 20, LinkEthernet, 6},
-				{pkt[:12], 0, 12, 40, LinkLoop, 7},
+				{pkt, 42, 20, 20, LinkEthernet, 6}, // SPB: the last timestamp
+				{pkt[:12], 42, 12, 40, LinkLoop, 7},
 				{pkt[:3], 5000, 3, 3, LinkLoop, 8},
 			}
 			comparePackets(t, got, want)

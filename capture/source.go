@@ -77,7 +77,8 @@ func (p *Packet) Time() time.Time { return time.Unix(0, p.TS).UTC() }
 // goroutine; Stats may be called from any goroutine at any time.
 type Source interface {
 	// Next returns the next packet, or io.EOF at the end. A truncated or
-	// corrupt file yields every complete packet first, then a *FileError.
+	// corrupt file yields every complete packet first, then a *FileError;
+	// calling Next again goes on with the next file, if any.
 	// A live source returns (nil, nil) when its read timeout expires with no
 	// packet, so that the caller can run its timers.
 	Next() (*Packet, error)

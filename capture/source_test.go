@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/pcapgo"
@@ -106,6 +107,9 @@ func TestFilesMatchPcapgo(t *testing.T) {
 		{"lo.pcapng", []LinkType{LinkEthernet}},
 		{"two_links.pcapng", []LinkType{LinkEthernet, LinkLinuxSLL2}},
 		{"lo.pcap.gz", []LinkType{LinkEthernet}},
+		{"lo.pcapng.gz", []LinkType{LinkEthernet}},
+		{"lo_editcap_nsec.pcap", []LinkType{LinkEthernet}},
+		{"lo_nano_editcap.pcapng", []LinkType{LinkEthernet}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -171,22 +175,22 @@ func equalLinks(a, b []LinkType) bool {
 }
 
 func TestNanoTimestamps(t *testing.T) {
-	src, err := OpenReader("lo_nano.pcap", bytes.NewReader(testFile(t, "lo_nano.pcap")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := readAll(t, src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// editcap keeps the nanoseconds when converting to pcapng (if_tsresol 9).
+	want := mustReadAll(t, "lo_nano.pcap", testFile(t, "lo_nano.pcap"))
+	comparePackets(t, mustReadAll(t, "lo_nano_editcap.pcapng", testFile(t, "lo_nano_editcap.pcapng")), want)
 	sub := 0
-	for _, p := range got {
+	for _, p := range want {
 		if p.TS%1000 != 0 {
 			sub++
 		}
 	}
 	if sub == 0 {
 		t.Errorf("no packet has sub-microsecond digits in a nanosecond file")
+	}
+	// A microsecond file rewritten as nanoseconds keeps its times.
+	comparePackets(t, mustReadAll(t, "lo_editcap_nsec.pcap", testFile(t, "lo_editcap_nsec.pcap")), mustReadAll(t, "lo.pcap", testFile(t, "lo.pcap")))
+	if got := want[0].TS; time.Unix(0, got).Year() < 2020 {
+		t.Errorf("first timestamp %v", time.Unix(0, got))
 	}
 }
 

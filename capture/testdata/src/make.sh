@@ -69,3 +69,11 @@ kill -INT $pid; wait $pid || true
 mergecap -F pcapng -w two_links.pcapng lo.pcap any_sll2.pcap
 gzip -9 -n -c lo.pcap > lo.pcap.gz
 chmod 644 *.pcap *.pcapng *.gz
+# Format conversions with editcap (from the tshark/wireshark tools):
+#   lo_editcap_nsec.pcap       lo.pcap rewritten as a nanosecond pcap
+#   lo_nano_editcap.pcapng     lo_nano.pcap as pcapng (if_tsresol 10^-9)
+#   lo.pcapng.gz               gzip of lo.pcapng
+editcap -F nsecpcap lo.pcap lo_editcap_nsec.pcap
+editcap -F pcapng lo_nano.pcap lo_nano_editcap.pcapng
+gzip -9 -n -c lo.pcapng > lo.pcapng.gz
+chmod 644 *.pcap *.pcapng *.gz
