@@ -662,9 +662,7 @@ func (d *diag) noResponse() {
 	h := d.h
 	ev := d.helloEvidence()
 	ev = append(ev, "no answer from the server"+waited(h))
-	if !h.SYNTime.IsZero() {
-		ev = append(ev, "the TCP handshake completed, so the port is open but nothing answered the hello")
-	}
+	ev = append(ev, "the TCP connection was open (the ClientHello went over it), so the port accepts connections but nothing answered the hello")
 	d.add(Finding{
 		ID:       NoResponse,
 		Severity: SeverityError,

@@ -111,7 +111,7 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 		oc = ansiYellow
 	}
 	b = t.paint(b, ansiBold+oc, h.Outcome.String())
-	if a := h.LastAlert(); a != nil {
+	if a := keyAlert(h); a != nil {
 		b = append(b, ' ')
 		b = append(b, AlertText(a)...)
 	}
@@ -129,6 +129,17 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 		return fmt.Errorf("report: write text: %w", err)
 	}
 	return nil
+}
+
+// keyAlert returns the alert that tells the story: the first plaintext one,
+// else the last.
+func keyAlert(h *capture.Handshake) *capture.AlertRecord {
+	for i := range h.Alerts {
+		if !h.Alerts[i].Encrypted {
+			return &h.Alerts[i]
+		}
+	}
+	return h.LastAlert()
 }
 
 // AlertText renders an alert as "server fatal handshake_failure(40)" or
