@@ -1,0 +1,72 @@
+package report
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hellowatch/hellowatch/capture"
+)
+
+func TestSummaryGolden(t *testing.T) {
+	s := NewSummary()
+	for i := 0; i < 3; i++ {
+		for _, smp := range samples() {
+			s.Add(smp.h, findings(smp.h))
+		}
+	}
+	h := samples()[0].h
+	s.Add(h, findings(h))
+	var buf bytes.Buffer
+	st := Stats{Packets: 1200, Bytes: 345678, TLSFlows: 19, NonTLSFlows: 4,
+		Skipped:        map[string]uint64{"not_tcp": 10, "bad_ip": 2},
+		Evicted:        map[string]uint64{"table_full": 1, "idle": 0},
+		KernelReceived: 1210, KernelDropped: 10, Duration: 12 * time.Second}
+	if err := s.Write(&buf, st); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "summary.golden.txt", buf.Bytes())
+	noRawControls(t, buf.Bytes(), false)
+	for _, want := range []string{"19 handshakes", "missing_sni", "kernel: received 1210, dropped 10 (0.83%)", "skipped packets: not_tcp 10, bad_ip 2"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+}
+
+func TestSummaryBounded(t *testing.T) {
+	s := NewSummary()
+	s.maxRows = 100
+	for i := 0; i < 1000; i++ {
+		h := &capture.Handshake{Server: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 443),
+			HasSNI: true, ServerName: "host" + strconv.Itoa(i) + ".example", Outcome: capture.OutcomeEstablished}
+		s.Add(h, nil)
+	}
+	if len(s.rows) > 101 {
+		t.Fatalf("rows = %d, want at most 101", len(s.rows))
+	}
+	other := s.rows[serverKey{other: true}]
+	if other == nil || other.total != 900 {
+		t.Fatalf("other row = %+v", other)
+	}
+	var buf bytes.Buffer
+	if err := s.Write(&buf, Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "(other servers)") || !strings.Contains(buf.String(), "more") {
+		t.Errorf("summary lacks the other row or the truncation note:\n%s", buf.String())
+	}
+}
+
+func TestSummaryEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	if err := NewSummary().Write(&buf, Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(buf.String(), "== hellowatch summary: 0 handshakes") {
+		t.Errorf("got %q", buf.String())
+	}
+}
