@@ -196,6 +196,17 @@ func (t *Tracker) seekHello(f *flow, a *active, dir int, d *Decoded) bool {
 		// The rest of a hello whose start was found.
 		return true
 	}
+	if a.helloDir != 0 {
+		// The server answers a hello that is not whole yet (its segments
+		// arrive out of order, or one was lost): hold the answer until the
+		// hello is complete.
+		a.serverBytes += len(d.Payload)
+		a.lastActivity = t.now
+		before := r.buffered
+		r.hold(d.Seq, d.Payload, t.cfg.MaxFlowBytes)
+		t.buffered.Add(int64(r.buffered - before))
+		return false
+	}
 	if looksLikeHelloStart(d.Payload) && (!r.synced || seqDiff(d.Seq, r.next) >= 0) {
 		if r.synced && d.Seq != r.next {
 			// A preamble was skipped (or lost): the hello starts here.
@@ -206,6 +217,12 @@ func (t *Tracker) seekHello(f *flow, a *active, dir int, d *Decoded) bool {
 		}
 		r.sync(d.Seq)
 		a.helloDir = dir + 1
+		a.helloTS = t.now
+		a.h.FirstPacket = t.cur.Index
+		if f.state == stNew {
+			f.state = stHandshake
+			t.hsQ.push(timerEntry{f: f, deadline: t.now + int64(t.cfg.Timeout), gen: f.gen})
+		}
 		return true
 	}
 	a.nonHello++
@@ -269,7 +286,7 @@ func (a *active) deliver(dir int, b []byte) bool {
 
 // ignore marks a flow as not TLS (or not a handshake we can follow).
 func (t *Tracker) ignore(f *flow) {
-	if f.act != nil && f.act.client >= 0 {
+	if f.act != nil && (f.act.client >= 0 || f.act.helloDir != 0) {
 		// A hello was seen: report what we have rather than drop it.
 		t.decide(f, OutcomeIncomplete)
 		return
@@ -414,29 +431,65 @@ func (h *dirHandler) Handshake(typ tlsparse.HandshakeType, body []byte) {
 	}
 }
 
+// partialHello makes a record for a ClientHello whose start was seen but
+// whose rest never arrived (segments missing from the capture).
+func (a *active) partialHello() {
+	t := a.t
+	dir := a.helloDir - 1
+	a.client = dir
+	t.tlsFlows.Add(1)
+	h := &a.h
+	h.Transport = "tcp"
+	h.Client = a.f.key.endpoint(dir)
+	h.Server = a.f.key.endpoint(1 - dir)
+	h.ClientHelloTime = ts(a.helloTS)
+	h.HelloSegments = a.helloSegs
+	h.ClientHelloError = "tlsparse: ClientHello incomplete: segments are missing from the capture"
+	h.Gap = true
+	if a.serverBytes > 0 && h.FirstAnswerTime.IsZero() {
+		h.FirstAnswerTime = ts(a.lastActivity)
+	}
+	a.hist(dir, 'C')
+}
+
 // clientHello records the facts of the ClientHello sent in direction dir.
 func (a *active) clientHello(dir int, body []byte) {
 	t := a.t
 	a.client = dir
 	a.f.state = stHandshake
-	a.helloTS = t.now
+	if a.helloDir == 0 || a.helloTS == 0 {
+		a.helloTS = t.now
+		a.h.FirstPacket = t.cur.Index
+	}
 	a.lastActivity = t.now
 	t.tlsFlows.Add(1)
 	h := &a.h
 	h.Transport = "tcp"
 	h.Client = a.f.key.endpoint(dir)
 	h.Server = a.f.key.endpoint(1 - dir)
-	h.ClientHelloTime = ts(t.now)
+	h.ClientHelloTime = ts(a.helloTS)
 	h.HelloLen = len(body)
 	h.HelloSegments = max(a.helloSegs, 1)
-	h.FirstPacket = t.cur.Index
-	// The server's bytes sent before the hello (none in TLS) are dropped.
-	a.r[1-dir].pending = a.r[1-dir].pending[:0]
-	t.buffered.Add(-int64(a.r[1-dir].buffered))
-	a.r[1-dir].buffered = 0
 	a.hist(dir, 'C')
 	t.hsQ.push(timerEntry{f: a.f, deadline: t.now + int64(t.cfg.Timeout), gen: a.f.gen})
 
+	a.parseClientHello(body)
+	// The server's answer that arrived before the hello was whole.
+	if ro := &a.r[1-dir]; len(ro.pending) > 0 {
+		a.serverBytes = 0
+		if !ro.synced {
+			ro.sync(ro.pending[0].seq)
+		}
+		before := ro.buffered
+		ro.drain(1-dir, a)
+		t.buffered.Add(int64(ro.buffered - before))
+	}
+}
+
+// parseClientHello copies the ClientHello's facts into the record.
+func (a *active) parseClientHello(body []byte) {
+	t := a.t
+	h := &a.h
 	ch := &t.ch
 	if err := tlsparse.ParseClientHello(body, ch); err != nil {
 		h.ClientHelloError = err.Error()
@@ -553,11 +606,9 @@ func (h *dirHandler) Alert(al tlsparse.Alert) {
 	}
 	a.hist(h.dir, 'L')
 	if a.f.state == stPost {
-		if side == SideClient {
-			// An encrypted alert from the client right after the handshake
-			// (close_notify): it closes without a request.
-			t.decide(a.f, OutcomeEstablished)
-		}
+		// An alert right after the handshake (the client's close_notify):
+		// the record is finished by the FIN that follows, so that it says
+		// who closed, or by the post-handshake timeout.
 		return
 	}
 	if al.Encrypted {
@@ -627,8 +678,9 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 			return // TLS <= 1.2: the client's encrypted Finished
 		}
 		if a.tls13 && length <= 24 {
-			a.h.Alerts = append(a.h.Alerts, AlertRecord{Sender: SideClient, Encrypted: true, Packet: t.cur.Index, Time: ts(t.now)})
-			t.decide(a.f, OutcomeEstablished)
+			if len(a.h.Alerts) < 16 {
+				a.h.Alerts = append(a.h.Alerts, AlertRecord{Sender: SideClient, Encrypted: true, Packet: t.cur.Index, Time: ts(t.now)})
+			}
 			return
 		}
 		a.h.ClientDataSent = true
@@ -713,6 +765,10 @@ func (t *Tracker) reset(f *flow, a *active, dir int) {
 // checkFIN decides a flow once a FIN's direction is fully delivered.
 func (t *Tracker) checkFIN(f *flow, a *active) {
 	if a.client < 0 {
+		if a.helloDir != 0 {
+			// The connection ends before its ClientHello could be read whole.
+			t.decide(f, OutcomeIncomplete)
+		}
 		return
 	}
 	for dir := 0; dir < 2; dir++ {
@@ -762,6 +818,10 @@ func (t *Tracker) decide(f *flow, o Outcome) {
 		return
 	}
 	a.decided = true
+	if a.client < 0 && a.helloDir != 0 {
+		a.partialHello()
+		o = OutcomeIncomplete
+	}
 	if a.client < 0 {
 		f.state = stIgnored
 		return
