@@ -1,7 +1,3 @@
-// Package report writes finished handshakes and their findings out: text
-// lines for people, JSON lines for log pipelines, an end-of-run summary,
-// Prometheus metrics and a pcap of chosen flows. It never decides outcomes:
-// capture and diagnose do.
 package report
 
 import (

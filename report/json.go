@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
@@ -152,7 +153,8 @@ func AppendJSON(dst []byte, h *capture.Handshake, fs []diagnose.Finding) []byte 
 	}
 	dst = append(dst, `},"not_tls_prefix":`...)
 	if h.NotTLSPrefix != nil {
-		dst = appendJSONString(dst, string(h.NotTLSPrefix), true)
+		// No copy: appendJSONString does not keep its argument.
+		dst = appendJSONString(dst, unsafe.String(unsafe.SliceData(h.NotTLSPrefix), len(h.NotTLSPrefix)), true)
 	} else {
 		dst = append(dst, "null"...)
 	}
