@@ -659,6 +659,30 @@ func BenchmarkReaderFile(b *testing.B) {
 			src.Close()
 		}
 	})
+	b.Run("capture+decode", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		var d Decoded
+		for b.Loop() {
+			src, err := OpenFiles([]string{path})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				p, err := src.Next()
+				if err != nil {
+					if err != io.EOF {
+						b.Fatal(err)
+					}
+					break
+				}
+				if DecodePacket(p.Link, p.Data, &d) != SkipNone {
+					b.Fatal("skipped")
+				}
+			}
+			src.Close()
+		}
+	})
 	b.Run("pcapgo", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
