@@ -101,7 +101,8 @@ const (
 )
 
 // DecodePacket decodes link → IPv4/IPv6 → TCP/UDP into d and returns
-// SkipNone on success. d is overwritten; its Payload aliases data.
+// SkipNone on success. d is overwritten; its Payload aliases data. After
+// any other result, d's contents are unspecified.
 // Checksums are never checked: loopback and offloading hosts leave them
 // unfilled.
 func DecodePacket(link LinkType, data []byte, d *Decoded) SkipReason {
