@@ -190,13 +190,6 @@ func (r *dirReasm) drain(dir int, s sink) {
 	}
 }
 
-// firstPending returns the held segment with the lowest seq, if any.
-func (r *dirReasm) firstPending() (segment, bool) {
-	if len(r.pending) == 0 {
-		return segment{}, false
-	}
-	return r.pending[0], true
-}
 
 // finReached reports whether every byte before the FIN has been delivered.
 func (r *dirReasm) finReached() bool {

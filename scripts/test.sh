@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Quick start, second command: the whole test suite. Installs what the tests
+# use (libpcap, nginx, HAProxy, Caddy, tcpdump, tshark, iproute2, staticcheck),
+# then runs gofmt, go vet, staticcheck and every test, including the live
+# end-to-end incident test, which needs root (it says "skipped" otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+need_pkgs libpcap-dev gcc libc6-dev nginx haproxy caddy tcpdump tshark iproute2 openssl curl ca-certificates procps
+need_go
+# Debian starts the packaged daemons; the tests run their own instances.
+$SUDO sh -c 'nginx -s stop 2>/dev/null; pkill -x haproxy 2>/dev/null; pkill -x caddy 2>/dev/null; true'
+if ! command -v staticcheck >/dev/null; then
+	echo "installing staticcheck" >&2
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
+echo "== gofmt" >&2
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then
+	echo "gofmt would change: $bad" >&2
+	exit 1
+fi
+echo "== go vet" >&2
+go vet ./...
+echo "== staticcheck" >&2
+staticcheck ./...
+echo "== go test" >&2
+go test -count=1 -timeout 15m "$@" $(go list ./... | grep -v /e2e)
+echo "== end-to-end (live capture, real nginx)" >&2
+go test -count=1 -timeout 5m -v "$@" ./e2e/
