@@ -284,7 +284,7 @@ get http://127.0.0.1:8080/
 cap_stop
 stop "$PROXY"
 
-sample resumed-no-sni.pcap "Surprise 1, session resumption hides the bug: upstream as in nginx-reject-handshake.pcap; the nginx proxy's location /with has \`proxy_ssl_server_name on;\`, location /without does not, same upstream peer. GET /with (SNI, full handshake, 200), then GET /without: the SNI-less hello offers the stored session and is resumed (200) instead of refused."
+sample resumed-no-sni.pcap "Surprise 1, session resumption hides the bug: upstream as in nginx-reject-handshake.pcap; the nginx proxy's location /with has \`proxy_ssl_server_name on;\`, location /without does not, same upstream peer. GET /with (SNI, full handshake, 200), then GET /without: the SNI-less hello offers the stored session (TLS 1.2, nginx 1.22 proxy defaults; session_ticket extension) and is resumed (200) instead of refused: its ServerHello is followed at once by ChangeCipherSpec, no Certificate."
 nginx_start resumed-proxy 8080 <<EOF
 upstream abc.example.com { server 127.0.0.1:8443; }
 server {
@@ -521,15 +521,19 @@ stop "$BACKEND"
 
 # --- install and describe -------------------------------------------------------
 summary() {
-	local f=$1 n hellos sh alerts
-	n=$(tshark -r "$f" 2>/dev/null | wc -l)
-	hellos=$(tshark -r "$f" -Y tls.handshake.type==1 -T fields -e tls.handshake.extensions_server_name 2>/dev/null |
-		awk '{printf "%s%s", (NR>1?", ":""), ($1==""?"(none)":$1)}')
-	sh=$(tshark -r "$f" -Y tls.handshake.type==2 -T fields -e frame.number 2>/dev/null | wc -l)
-	alerts=$(tshark -r "$f" -Y tls.alert_message -T fields -e ip.src -e ipv6.src -e tls.alert_message.level -e tls.alert_message.desc 2>/dev/null |
-		awk -F'\t' '{s=($1!=""?$1:$2); printf "%s%s", (NR>1?"; ":""), ($4==""?"encrypted alert":"level " $3 " desc " $4) " from " s}')
-	printf '%s packets; ClientHello SNI: %s; ServerHellos: %s; alerts: %s' \
-		"$n" "${hellos:-no ClientHello decoded}" "$sh" "${alerts:-none}"
+	# One tshark pass per file: packets, ClientHello SNIs, ServerHellos, alerts.
+	tshark -o tcp.reassemble_out_of_order:TRUE -r "$1" -T fields -E occurrence=a -E aggregator=, \
+		-e ip.src -e ipv6.src -e tls.handshake.type -e tls.handshake.extensions_server_name \
+		-e tls.alert_message.level -e tls.alert_message.desc -e tls.record.content_type 2>/dev/null |
+		awk -F'\t' '
+		function has(list, v) { return ("," list ",") ~ ("," v ",") }
+		{ n++; src = ($1 != "" ? $1 : $2)
+		  if (has($3, 1)) { hellos = hellos (hellos == "" ? "" : ", ") ($4 == "" ? "(none)" : $4) }
+		  if (has($3, 2)) sh++
+		  if (has($7, 21)) { a = ($6 == "" ? "encrypted alert" : "level " $5 " desc " $6) " from " src
+		                     alerts = alerts (alerts == "" ? "" : "; ") a } }
+		END { printf "%d packets; ClientHello SNI: %s; ServerHellos: %d; alerts: %s", n,
+		      (hellos == "" ? "no ClientHello decoded" : hellos), sh, (alerts == "" ? "none" : alerts) }'
 }
 
 for name in "${ORDER[@]}"; do
@@ -549,8 +553,10 @@ Ports: 8443 is the captured upstream, 8080 the nginx reverse proxy, 9443 the
 real nginx TLS backend behind the edge (`internal/edge`).
 
 Each entry: what it shows and how it was made, then what
-`tshark -r FILE -Y tls.handshake.type==1 -T fields -e tls.handshake.extensions_server_name`
-and `-Y tls.alert_message` report (alert level 2 = fatal; desc 40
+`tshark -o tcp.reassemble_out_of_order:TRUE -r FILE -Y tls.handshake.type==1 -T fields -e tls.handshake.extensions_server_name`,
+`-Y tls.handshake.type==2` and `-Y tls.alert_message` report (without the
+out-of-order option tshark decodes no ClientHello in `reordered.pcap`; it
+never decodes one in `lossy.pcap`, whose hello lacks a segment) (alert level 2 = fatal; desc 40
 handshake_failure, 48 unknown_ca, 70 protocol_version, 80 internal_error,
 112 unrecognized_name; "encrypted alert" = an alert record tshark cannot read).
 
