@@ -114,19 +114,30 @@ func (d *diag) run() {
 		d.serverRefusedAlert(firstAny(h, capture.SideServer))
 	case h.Outcome == capture.OutcomeClientAlert:
 		d.clientRefused(firstAny(h, capture.SideClient))
+	case (h.Outcome == capture.OutcomeServerReset || h.Outcome == capture.OutcomeServerClosed) && h.ServerHelloSeen:
+		// The server hung up after its ServerHello: if the client had
+		// aborted first, that is the story.
+		switch enc := firstAny(h, capture.SideClient); {
+		case ca != nil:
+			d.clientAlert(ca)
+		case enc != nil:
+			d.clientRefused(enc)
+		default:
+			d.serverDropped()
+		}
 	case h.Outcome == capture.OutcomeServerReset, h.Outcome == capture.OutcomeServerClosed:
-		if !h.HasSNI {
+		if noSNI(h) {
 			d.missingSNI(nil)
 		} else {
 			d.serverDropped()
 		}
 	case h.Outcome == capture.OutcomeNoResponse:
-		if !h.HasSNI {
+		if noSNI(h) {
 			d.missingSNI(nil)
 		}
 		d.noResponse()
 	case h.Established():
-		if !h.HasSNI && h.Resumed {
+		if noSNI(h) && h.Resumed {
 			d.missingSNIResumed()
 		}
 		d.closedAfterHandshake()
@@ -144,6 +155,15 @@ func (d *diag) run() {
 		}
 	}
 }
+
+// HelloDecoded reports whether h's ClientHello was parsed (it may have been
+// lost to a capture gap): without it nobody can say the SNI was missing.
+func HelloDecoded(h *capture.Handshake) bool {
+	return h.HasSNI || len(h.ClientVersions) > 0 || h.ClientLegacyVer != 0 || h.JA3 != ""
+}
+
+// noSNI reports whether the ClientHello is known to carry no SNI.
+func noSNI(h *capture.Handshake) bool { return !h.HasSNI && HelloDecoded(h) }
 
 // firstPlain returns the first plaintext alert sent by side, or nil.
 func firstPlain(h *capture.Handshake, side capture.Side) *capture.AlertRecord {
@@ -220,9 +240,16 @@ func (d *diag) alertEvidence(a *capture.AlertRecord) string {
 func (d *diag) helloEvidence() []string {
 	h := d.h
 	var ev []string
-	if h.HasSNI {
+	switch {
+	case h.HasSNI:
 		ev = append(ev, "ClientHello server_name is "+strconv.Quote(h.ServerName))
-	} else {
+	case !HelloDecoded(h):
+		msg := "the ClientHello could not be decoded"
+		if h.ClientHelloError != "" {
+			msg += " (" + strconv.Quote(h.ClientHelloError) + ")"
+		}
+		ev = append(ev, msg)
+	default:
 		ev = append(ev, "ClientHello has no server_name extension")
 	}
 	if len(h.ClientVersions) > 0 {
@@ -324,7 +351,9 @@ func (d *diag) missingSNIResumed() {
 func (d *diag) serverAlertBeforeHello(a *capture.AlertRecord) {
 	h := d.h
 	switch {
-	case !h.HasSNI && (a.Code == 40 || a.Code == 112 || a.Code == 80):
+	case !HelloDecoded(h):
+		d.serverRefusedAlert(a)
+	case noSNI(h) && (a.Code == 40 || a.Code == 112 || a.Code == 80):
 		d.missingSNI(a)
 	case a.Code == 112:
 		d.unknownName(a)
@@ -574,23 +603,33 @@ func (d *diag) clientRefused(a *capture.AlertRecord) {
 	if d.h.ServerHelloSeen {
 		ev = append(ev, "server answered with a ServerHello")
 	}
-	what := "an alert"
+	summary := "The client aborted the handshake after the server's answer; compare the client's TLS settings with what the server sent."
+	hint := "check the client's TLS settings against the server's (versions, ciphers, ALPN, extensions)"
+	var hints []Hint
 	switch {
 	case a == nil:
 		ev = append(ev, "the alert itself was not captured")
 	case a.Encrypted:
-		what = "an encrypted alert"
-		ev = append(ev, d.alertEvidence(a), "Go clients encrypt their certificate alerts (bad_certificate) in TLS 1.3: an untrusted certificate is the usual cause")
+		ev = append(ev, d.alertEvidence(a)+" and no request",
+			"Go clients encrypt their certificate alerts (bad_certificate) in TLS 1.3: ServerHello, one encrypted record, FIN")
+		summary = "The client aborted the handshake with an encrypted alert right after the ServerHello, which is how a Go client rejects the server's certificate (bad_certificate, encrypted in TLS 1.3)."
+		hint = "make the client trust the server's certificate: Go `tls.Config.RootCAs` and `ServerName`"
+		hints = []Hint{
+			{"go", "add the CA to `tls.Config.RootCAs` and set `ServerName` to a name on the certificate"},
+			{"nginx", "set `proxy_ssl_trusted_certificate <ca.pem>;` and `proxy_ssl_name <host>;`"},
+			{"curl", "pass `--cacert <ca.pem>`"},
+		}
 	default:
-		what = "a fatal " + alertLabel(a.Code) + " alert"
+		summary = "The client aborted the handshake with a fatal " + alertLabel(a.Code) + " alert after the server's answer; compare the client's TLS settings with what the server sent."
 		ev = append(ev, d.alertEvidence(a))
 	}
 	d.add(Finding{
 		ID:       ClientRefused,
 		Severity: SeverityError,
-		Summary:  "The client aborted the handshake with " + what + " after the server's answer; compare the client's TLS settings with what the server sent.",
+		Summary:  summary,
 		Evidence: ev,
-		Hint:     "check the client's TLS settings against the server's (versions, ciphers, ALPN, extensions)",
+		Hint:     hint,
+		Hints:    hints,
 	})
 }
 
@@ -646,12 +685,18 @@ func (d *diag) serverDropped() {
 	if h.Outcome == capture.OutcomeServerClosed {
 		what, log = "FIN", "peer closed connection in SSL handshake while SSL handshaking to upstream"
 	}
-	ev = append(ev, "server sent "+what+" with no TLS answer"+d.since(h.FirstAnswerTime))
-	ev = noServerHello(ev)
+	summary := "The server closed the connection (" + what + ") right after the ClientHello without any TLS answer; it refuses this hello or is not a TLS server."
+	if h.ServerHelloSeen {
+		ev = append(ev, "server sent a ServerHello, then "+what+" before the handshake finished")
+		summary = "The server closed the connection (" + what + ") in the middle of the handshake, after its ServerHello; check the server's log for the reason."
+	} else {
+		ev = append(ev, "server sent "+what+" with no TLS answer"+d.since(h.FirstAnswerTime))
+		ev = noServerHello(ev)
+	}
 	d.add(Finding{
 		ID:       ServerRefused,
 		Severity: SeverityError,
-		Summary:  "The server closed the connection (" + what + ") right after the ClientHello without any TLS answer; it refuses this hello or is not a TLS server.",
+		Summary:  summary,
 		Evidence: ev,
 		Hint:     "check the upstream's TLS configuration and logs (SNI allow-lists, versions, a TLS-terminating load balancer)",
 		NginxLog: log,

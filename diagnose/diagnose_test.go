@@ -247,6 +247,23 @@ var cases = []struct {
 	{"sni_is_ip/no_response_after", hello("192.0.2.7", func(h *capture.Handshake) { h.SNIIsIP = true }, silence),
 		want{ids: []string{NoResponse, SNIIsIP}}},
 
+	// The tracker may end a flow as server_closed/server_reset after a
+	// ServerHello: the client's abort is the story then.
+	{"client_refused/go_encrypted_alert_then_server_fin", hello("example.com", serverHello("TLS 1.3"), encAlert(cli, 8, 3*time.Millisecond), serverGone(false), func(h *capture.Handshake) { h.ServerHelloSeen = true }),
+		want{ids: []string{ClientRefused}, contains: []string{"encrypted alert", "Go client"}, hint: "RootCAs"}},
+	{"untrusted_certificate/plaintext_48_then_server_fin", hello("example.com", serverHello("TLS 1.3"), alert(cli, 48, 8, 3*time.Millisecond), serverGone(false), func(h *capture.Handshake) { h.ServerHelloSeen = true }),
+		want{ids: []string{UntrustedCertificate}, contains: []string{"unknown_ca (48)"}}},
+	{"server_refused/fin_after_server_hello", hello("", serverHello("TLS 1.2"), serverGone(false), func(h *capture.Handshake) { h.ServerHelloSeen = true }),
+		want{ids: []string{ServerRefused}, contains: []string{"after its ServerHello"}}},
+
+	// A ClientHello lost to a capture gap says nothing about SNI.
+	{"hello_not_decoded/rst", hello("", versions(), func(h *capture.Handshake) { h.ClientLegacyVer = 0 }, serverGone(true)),
+		want{ids: []string{ServerRefused}, contains: []string{"could not be decoded"}}},
+	{"hello_not_decoded/silence", hello("", versions(), func(h *capture.Handshake) { h.ClientLegacyVer = 0 }, silence),
+		want{ids: []string{NoResponse}}},
+	{"hello_not_decoded/alert_40", hello("", versions(), func(h *capture.Handshake) { h.ClientLegacyVer = 0 }, alert(srv, 40, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+		want{ids: []string{ServerRefused}, contains: []string{"could not be decoded", "handshake_failure (40)"}}},
+
 	// incomplete: nothing to say.
 	{"incomplete", hello("", func(h *capture.Handshake) { h.Gap = true }), want{}},
 }

@@ -63,11 +63,14 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 	b = append(b, " → "...)
 	b = h.Server.AppendTo(b)
 	b = append(b, ' ')
-	if h.HasSNI {
+	switch {
+	case h.HasSNI:
 		b = append(b, '"')
 		b = appendEscapedWire(b, h.ServerName)
 		b = append(b, '"')
-	} else {
+	case !diagnose.HelloDecoded(h):
+		b = t.paint(b, ansiYellow, "(hello not decoded)")
+	default:
 		b = t.paint(b, ansiYellow, "(no SNI)")
 	}
 	b = append(b, ' ')
