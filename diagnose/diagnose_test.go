@@ -463,3 +463,18 @@ func BenchmarkDiagnose(b *testing.B) {
 		})
 	}
 }
+
+func TestDiagnoseSuccessNoAlloc(t *testing.T) {
+	h := hello("example.com", established, dataSent)
+	if n := testing.AllocsPerRun(100, func() { _ = Diagnose(h) }); n != 0 {
+		t.Fatalf("Diagnose of a clean handshake allocates %v times", n)
+	}
+}
+
+func BenchmarkDiagnoseEstablished(b *testing.B) {
+	h := hello("example.com", established, dataSent)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Diagnose(h)
+	}
+}

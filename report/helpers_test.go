@@ -89,10 +89,15 @@ func samples() []struct {
 	silent.Outcome = capture.OutcomeNoResponse
 	silent.EndTime = t0.Add(10 * time.Second)
 
+	lost := base()
+	lost.ClientVersions, lost.ClientLegacyVer, lost.JA3, lost.JA3String, lost.JA4, lost.JA4R = nil, 0, "", "", "", ""
+	lost.Gap = true
+	lost.Outcome = capture.OutcomeIncomplete
+
 	return []struct {
 		name string
 		h    *capture.Handshake
-	}{{"missing_sni", noSNI}, {"established_ipv6", ok}, {"expired_cert", cert}, {"plaintext", plain}, {"hostile_strings", hostile}, {"silence", silent}}
+	}{{"missing_sni", noSNI}, {"established_ipv6", ok}, {"expired_cert", cert}, {"plaintext", plain}, {"hostile_strings", hostile}, {"silence", silent}, {"lost_hello", lost}}
 }
 
 func golden(t *testing.T, name string, got []byte) {

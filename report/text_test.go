@@ -40,6 +40,7 @@ func TestTextLine(t *testing.T) {
 			"    missing_sni (error)\n      why: The ClientHello carried no SNI", "      fix: nginx: add `proxy_ssl_server_name on;`", "      nginx log: SSL_do_handshake() failed", "        - server sent fatal alert handshake_failure (40) in packet 6"}},
 		{"established_ipv6", []string{`[2001:db8::1]:51000 → [2001:db8::2]:443 "example.com" TLS 1.3,TLS 1.2 → TLS 1.3 alpn=h2,http/1.1→h2 established` + "\n"}},
 		{"plaintext", []string{`not_tls "HTTP/1.1 400 Bad Request\x0d\x0aServer: nginx\x0d\x0a\x0d\x0a"`}},
+		{"lost_hello", []string{"(hello not decoded) ? → - incomplete\n"}},
 		{"hostile_strings", []string{`"evil\x1b[2J\x1b]0;pwned\x07\xff\xfe\u0085\u202e\\x41\"q\x7f"`, `alpn=h2\x00,\x9b31m`, "server fatal unrecognized_name(112)"}},
 	}
 	all := map[string]*capture.Handshake{}
