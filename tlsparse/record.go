@@ -545,3 +545,22 @@ func (s *Stream) message(typ HandshakeType, body []byte, h Handler) {
 		}
 	}
 }
+
+// ParseHandshake splits one handshake message off the front of b (a
+// handshake byte stream without record headers): its type, its body (aliasing
+// b) and the bytes after it. Any strict prefix of a message gives
+// [ErrIncomplete]; a declared length above [MaxHandshakeLen] gives
+// [ErrHandshakeTooLong].
+func ParseHandshake(b []byte) (typ HandshakeType, body, rest []byte, err error) {
+	if len(b) < 4 {
+		return 0, nil, b, ErrIncomplete
+	}
+	n := int(b[1])<<16 | int(b[2])<<8 | int(b[3])
+	if n > MaxHandshakeLen {
+		return 0, nil, b, ErrHandshakeTooLong
+	}
+	if len(b) < 4+n {
+		return 0, nil, b, ErrIncomplete
+	}
+	return HandshakeType(b[0]), b[4 : 4+n : 4+n], b[4+n:], nil
+}

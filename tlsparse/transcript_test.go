@@ -105,3 +105,7 @@ func transcript(t testing.TB, ccfg, scfg *tls.Config) (client, server []byte) {
 	wg.Wait()
 	return rc.buf.Bytes(), rs.buf.Bytes()
 }
+
+var testTLS12Client = tls.Config{ServerName: "test.example", InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12}
+
+func testTLSServer() *tls.Config { return &tls.Config{} }
