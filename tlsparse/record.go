@@ -138,7 +138,11 @@ func (s *Stream) Reset() {
 // Err returns the sticky error, if any.
 func (s *Stream) Err() error { return s.err }
 
-// Close tells the stream that its direction ended. If the bytes seen so far
+// Close tells the stream that its direction ended (FIN, RST or end of
+// capture). Callers should call it once per direction: a short non-TLS
+// answer (fewer than [NotTLSPrefixLen] bytes, e.g. "ERR\n") is only reported
+// then, because Feed waits for the full prefix so that any chunking of the
+// input gives the same events. If the bytes seen so far
 // were judged not to be TLS but fewer than [NotTLSPrefixLen] bytes arrived,
 // Close reports them with [Handler.NotTLS] and returns [ErrNotTLS]. Otherwise
 // it returns the sticky error or nil. Feed must not be called after Close
@@ -323,7 +327,7 @@ func (s *Stream) Feed(p []byte, h Handler) error {
 				continue
 			}
 			s.tentative = false
-			if looksLikePlainHello(s.peek[:s.peekN], s.recLen) {
+			if looksLikePlainHello(s.peek[:s.peekN]) {
 				s.encrypted = false
 				s.state = stBody
 				if err := s.handshakeBytes(s.peek[:s.peekN], h); err != nil {
@@ -391,9 +395,11 @@ func (s *Stream) toNotTLSFrom(a, b []byte) {
 }
 
 // looksLikePlainHello reports whether the first bytes of a handshake record
-// body look like a plaintext ClientHello or ServerHello (type 1 or 2, a length
-// that fits, legacy_version 0x0303), as sent after a TLS 1.3 compatibility CCS.
-func looksLikePlainHello(b []byte, recLen int) bool {
+// body look like a plaintext ClientHello or ServerHello (type 1 or 2, a
+// plausible length, legacy_version 0x0303), as sent after a TLS 1.3
+// compatibility CCS. Ciphertext (an encrypted TLS 1.2 Finished) matches by
+// chance with probability below 2^-40.
+func looksLikePlainHello(b []byte) bool {
 	if len(b) < 6 || (b[0] != 1 && b[0] != 2) {
 		return false
 	}
@@ -401,7 +407,6 @@ func looksLikePlainHello(b []byte, recLen int) bool {
 	if n < 38 || n > MaxHandshakeLen {
 		return false
 	}
-	_ = recLen
 	return b[4] == 3 && b[5] == 3
 }
 
@@ -465,10 +470,8 @@ func (s *Stream) endRecord(h Handler) {
 // handshakeBytes consumes plaintext handshake-record body bytes.
 func (s *Stream) handshakeBytes(b []byte, h Handler) error {
 	for len(b) > 0 {
-		if s.state != stBody {
-			// a message switched the stream to encrypted: the rest of this
-			// record is still plaintext handshake data; keep parsing it.
-		}
+		// A message may switch the stream to encrypted; the rest of this
+		// record is still plaintext handshake data, so parsing goes on.
 		if !s.inHSBody {
 			// fast path: whole message in b with nothing buffered
 			if s.hsHdrN == 0 && len(b) >= 4 {
