@@ -5,7 +5,12 @@ import (
 )
 
 // JA4 appends the JA4 fingerprint of the hello, as seen over TCP, to dst
-// (FoxIO JA4 specification, technical_details/JA4.md).
+// (FoxIO JA4 specification, technical_details/JA4.md). GREASE is ignored
+// everywhere. The ALPN part follows the written specification: a first ALPN
+// value whose first or last byte is not alphanumeric is shown as the first
+// and last hex digits (0xba 0xad gives "bd"), where FoxIO's own tools print
+// non-ASCII bytes as '9'. When the hello has no extensions besides SNI and
+// ALPN the extension hash is twelve zeros, in every variant.
 func (ch *ClientHello) JA4(dst []byte) []byte { return ch.ja4(dst, 't', true, false) }
 
 // JA4R appends the raw (unhashed) JA4 fingerprint, ja4_r.
