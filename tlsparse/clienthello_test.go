@@ -31,7 +31,7 @@ func sni(name string) []byte {
 func TestClientHelloExtensions(t *testing.T) {
 	body := buildHello(
 		sni("example.com"),
-		ext(0xfe0d, 0, 0, 1, 0, 1, 0x2a, 0, 3, 1, 2, 3, 0, 2, 9, 9), // ECH outer: HKDF-SHA256, AES-128-GCM, config 42, enc 3
+		ext(0xfe0d, 0, 0, 1, 0, 1, 0x2a, 0, 3, 1, 2, 3, 0, 2, 9, 9),                         // ECH outer: HKDF-SHA256, AES-128-GCM, config 42, enc 3
 		ext(41, 0, 18, 0, 4, 1, 2, 3, 4, 0, 0, 0, 0, 0, 2, 9, 9, 0, 0, 0, 0, 0, 3, 2, 7, 7), // PSK: 2 identities, 1 binder
 		ext(42),
 		ext(21, 0, 0, 0),
@@ -82,7 +82,7 @@ func TestClientHelloExtensions(t *testing.T) {
 
 func TestClientHelloSNIFlags(t *testing.T) {
 	for _, tt := range []struct {
-		name                string
+		name               string
 		ip, empty, invalid bool
 	}{
 		{"example.com", false, false, false},
