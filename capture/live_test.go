@@ -86,6 +86,20 @@ func TestLiveLoopback(t *testing.T) {
 				t.Errorf("link %v, want %v", src.Link(), wantLink)
 			}
 			const msg = "hello over loopback"
+			// Stats is read from another goroutine while Next runs (-race).
+			statsDone := make(chan struct{})
+			statsStop := make(chan struct{})
+			go func() {
+				defer close(statsDone)
+				for {
+					select {
+					case <-statsStop:
+						return
+					case <-time.After(time.Millisecond):
+						src.Stats()
+					}
+				}
+			}()
 			go sendLoopback(t, port, msg)
 			deadline := time.Now().Add(5 * time.Second)
 			var syn, fin, data bool
@@ -117,6 +131,8 @@ func TestLiveLoopback(t *testing.T) {
 				t.Fatalf("saw syn=%v fin=%v data=%v", syn, fin, data)
 			}
 			<-done
+			close(statsStop)
+			<-statsDone
 			st := src.Stats()
 			if st.Packets != last || st.Received < st.Packets || st.Bytes == 0 {
 				t.Errorf("stats %+v after %d packets", st, last)

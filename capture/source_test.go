@@ -704,3 +704,36 @@ func BenchmarkReaderFile(b *testing.B) {
 		}
 	})
 }
+
+// TestStatsConcurrent reads Stats from another goroutine while reading (run
+// with -race).
+func TestStatsConcurrent(t *testing.T) {
+	src, err := OpenReader("lo.pcap", bytes.NewReader(repeatPcap(t, "lo.pcap", 4<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan uint64)
+	go func() {
+		var last uint64
+		for {
+			select {
+			case <-stop:
+				done <- last
+				return
+			default:
+			}
+			st := src.Stats()
+			if st.Packets < last {
+				t.Error("packet count went back")
+			}
+			last = st.Packets
+		}
+	}()
+	got, err := readAll(t, src)
+	close(stop)
+	<-done
+	if err != nil || src.Stats().Packets != uint64(len(got)) {
+		t.Fatalf("%v, stats %+v, %d packets", err, src.Stats(), len(got))
+	}
+}
