@@ -231,11 +231,8 @@ func decodeIPv4(data []byte, d *Decoded) SkipReason {
 	if total < ihl {
 		return SkipMalformed
 	}
-	truncated := false
-	if total > len(data) {
-		truncated = true
-		total = len(data)
-	} else {
+	truncated := total > len(data)
+	if !truncated {
 		data = data[:total] // drop link-layer padding
 	}
 	if len(data) < ihl {

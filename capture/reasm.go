@@ -190,7 +190,6 @@ func (r *dirReasm) drain(dir int, s sink) {
 	}
 }
 
-
 // finReached reports whether every byte before the FIN has been delivered.
 func (r *dirReasm) finReached() bool {
 	return r.finSeen && (!r.synced || seqDiff(r.finSeq, r.next) <= 0)

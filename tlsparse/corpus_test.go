@@ -33,11 +33,6 @@ type corpusRecord struct {
 	line      int
 }
 
-// helloCollector keeps copies of the ClientHello bodies of a stream.
-type helloCollector struct {
-	recorder
-}
-
 // findTLSStart returns the offset of the first plausible TLS handshake record
 // carrying a ClientHello in b, or -1. Flows that start with a plaintext
 // protocol (STARTTLS, LDAP, MySQL, ...) switch to TLS later.

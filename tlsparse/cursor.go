@@ -49,16 +49,6 @@ func (c *cursor) u16(v *uint16) bool {
 	return true
 }
 
-func (c *cursor) u24(v *int) bool {
-	if len(c.b) < 3 {
-		return false
-	}
-	*v = int(c.b[0])<<16 | int(c.b[1])<<8 | int(c.b[2])
-	c.b = c.b[3:]
-	c.off += 3
-	return true
-}
-
 func (c *cursor) u32(v *uint32) bool {
 	if len(c.b) < 4 {
 		return false

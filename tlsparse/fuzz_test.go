@@ -49,12 +49,12 @@ func FuzzStream(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"), uint8(1))
 	f.Add([]byte{20, 3, 3, 0, 1, 1, 21, 3, 3, 0, 2, 2, 40, 22, 3, 3, 0, 4, 1, 0, 0, 0}, uint8(3))
 	f.Fuzz(func(t *testing.T, b []byte, chunk uint8) {
-		whole, werr, _ := feedChunks(b, func() int { return len(b) + 1 })
+		whole, _, werr := feedChunks(b, func() int { return len(b) + 1 })
 		if !typedErr(werr) {
 			t.Fatalf("untyped error %v", werr)
 		}
 		n := int(chunk%64) + 1
-		got, err, _ := feedChunks(b, func() int { return n })
+		got, _, err := feedChunks(b, func() int { return n })
 		if got != whole || !sameErr(err, werr) {
 			t.Fatalf("chunk %d differs:\n%s\nvs\n%s\n%v %v", n, got, whole, err, werr)
 		}

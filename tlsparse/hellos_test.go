@@ -2,7 +2,6 @@ package tlsparse
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -242,12 +241,4 @@ func TestStreamZeroAlloc(t *testing.T) {
 			t.Errorf("Stream allocates %.1f times per transcript", allocs)
 		}
 	}
-}
-
-func hexBytes(s string) []byte {
-	b, err := hex.DecodeString(strings.Join(strings.Fields(s), ""))
-	if err != nil {
-		panic(err)
-	}
-	return b
 }

@@ -165,10 +165,6 @@ type tcpDir struct {
 	syn     bool
 }
 
-type tcpConn struct {
-	dirs [2]*tcpDir // [0] = first sender (SYN sender when seen)
-}
-
 // tcpFlows reassembles the TCP payloads of packets, naively, per direction.
 func tcpFlows(pkts []capPacket) []*tcpDir {
 	var all []*tcpDir

@@ -10,7 +10,7 @@ import (
 
 // feedChunks feeds b in chunks of the sizes produced by next and returns the
 // event log and the final error.
-func feedChunks(b []byte, next func() int) (string, error, *recorder) {
+func feedChunks(b []byte, next func() int) (string, *recorder, error) {
 	var s Stream
 	var r recorder
 	var err error
@@ -22,21 +22,21 @@ func feedChunks(b []byte, next func() int) (string, error, *recorder) {
 	if err == nil {
 		err = s.Close(&r)
 	}
-	return r.log.String(), err, &r
+	return r.log.String(), &r, err
 }
 
 // checkChunking asserts that whole, one-byte and random chunked feeding give
 // the same events and error.
 func checkChunking(t *testing.T, b []byte) string {
 	t.Helper()
-	whole, werr, _ := feedChunks(b, func() int { return len(b) })
-	one, oerr, _ := feedChunks(b, func() int { return 1 })
+	whole, _, werr := feedChunks(b, func() int { return len(b) })
+	one, _, oerr := feedChunks(b, func() int { return 1 })
 	if whole != one || !sameErr(werr, oerr) {
 		t.Fatalf("one-byte feeding differs:\nwhole (%v):\n%.2000s\none (%v):\n%.2000s", werr, whole, oerr, one)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 20; i++ {
-		got, err, _ := feedChunks(b, func() int { return 1 + rng.IntN(700) })
+		got, _, err := feedChunks(b, func() int { return 1 + rng.IntN(700) })
 		if got != whole || !sameErr(err, werr) {
 			t.Fatalf("random chunking differs:\nwhole:\n%.2000s\ngot:\n%.2000s", whole, got)
 		}
@@ -169,8 +169,8 @@ func TestStreamErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			log, err, _ := feedChunks(tt.in, func() int { return len(tt.in) })
-			one, oerr, _ := feedChunks(tt.in, func() int { return 1 })
+			log, _, err := feedChunks(tt.in, func() int { return len(tt.in) })
+			one, _, oerr := feedChunks(tt.in, func() int { return 1 })
 			if log != one || !sameErr(err, oerr) {
 				t.Fatalf("chunking differs: %q vs %q", log, one)
 			}
