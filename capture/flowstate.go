@@ -754,7 +754,7 @@ func (t *Tracker) reset(f *flow, a *active, dir int) {
 	case f.state == stPost:
 		t.decide(f, OutcomeEstablished)
 	case side == SideServer:
-		t.decide(f, OutcomeServerReset)
+		t.decide(f, a.serverEndOutcome(OutcomeServerReset))
 	case a.serverBytes == 0:
 		t.decide(f, OutcomeNoResponse)
 	default:
@@ -796,11 +796,7 @@ func (t *Tracker) checkFIN(f *flow, a *active) {
 		case f.state == stPost:
 			t.decide(f, OutcomeEstablished)
 		case side == SideServer:
-			if a.h.FirstServerAlert() != nil {
-				t.decide(f, OutcomeServerAlert)
-			} else {
-				t.decide(f, OutcomeServerClosed)
-			}
+			t.decide(f, a.serverEndOutcome(OutcomeServerClosed))
 		case a.serverBytes == 0:
 			t.decide(f, OutcomeNoResponse)
 		}
@@ -808,6 +804,22 @@ func (t *Tracker) checkFIN(f *flow, a *active) {
 			return
 		}
 	}
+}
+
+// serverEndOutcome names the outcome of a handshake the server ended by
+// FIN or RST (bare): an alert sent before, by either side, is the cause.
+// The client's alert (plaintext or, as Go's TLS 1.3 certificate rejection,
+// encrypted) comes first: the server merely closed in answer to it.
+func (a *active) serverEndOutcome(bare Outcome) Outcome {
+	for i := range a.h.Alerts {
+		if a.h.Alerts[i].Sender == SideClient {
+			return OutcomeClientAlert
+		}
+	}
+	if a.h.FirstServerAlert() != nil {
+		return OutcomeServerAlert
+	}
+	return bare
 }
 
 // decide finishes a flow: the record is emitted and the flow's later

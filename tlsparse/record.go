@@ -436,9 +436,16 @@ func (s *Stream) startRecord(h Handler) error {
 			s.tentative = s.offered13 || s.sentHRR
 		}
 		s.state = stSkip
-	case s.ct == ContentTypeAlert && s.encrypted:
+	case s.ct == ContentTypeAlert && s.encrypted && s.recLen != 2:
+		// A 2-byte alert record is plaintext even after the switch: every
+		// real cipher adds a tag or MAC, and TLS 1.3 protects alerts under
+		// content type 23. OpenSSL sends its certificate alerts (unknown_ca)
+		// in plaintext right after a TLS 1.3 ServerHello, before it has
+		// installed the handshake keys.
 		h.Alert(Alert{Encrypted: true})
 		s.state = stSkip
+	case s.ct == ContentTypeAlert:
+		s.state = stBody
 	case s.ct == ContentTypeHandshake && s.encrypted && s.tentative:
 		s.peekN = 0
 		s.state = stPeek
@@ -452,7 +459,7 @@ func (s *Stream) startRecord(h Handler) error {
 			s.resetHandshake()
 		}
 		s.state = stSkip
-	case s.ct == ContentTypeHandshake || s.ct == ContentTypeAlert:
+	case s.ct == ContentTypeHandshake:
 		s.state = stBody
 	default: // heartbeat in plaintext: opaque
 		s.state = stSkip

@@ -220,8 +220,11 @@ func TestStreamSetEncrypted(t *testing.T) {
 	if !s.Encrypted() {
 		t.Fatal("not encrypted")
 	}
-	s.Feed([]byte{22, 3, 3, 0, 4, 20, 0, 0, 0, 21, 3, 3, 0, 2, 2, 40}, &r)
-	want := "R handshake TLS 1.0 4\nH client_hello \nR handshake TLS 1.2 4\nD 4 true\nR alert TLS 1.2 2\nA encrypted\n"
+	s.Feed([]byte{22, 3, 3, 0, 4, 20, 0, 0, 0, 21, 3, 3, 0, 3, 2, 40, 0}, &r)
+	// A 2-byte alert cannot be ciphertext (OpenSSL's plaintext unknown_ca
+	// after a TLS 1.3 ServerHello).
+	s.Feed([]byte{21, 3, 3, 0, 2, 2, 48}, &r)
+	want := "R handshake TLS 1.0 4\nH client_hello \nR handshake TLS 1.2 4\nD 4 true\nR alert TLS 1.2 3\nA encrypted\nR alert TLS 1.2 2\nA fatal unknown_ca\n"
 	if r.log.String() != want {
 		t.Fatalf("log = %q", r.log.String())
 	}
