@@ -115,16 +115,17 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.noPromisc, "p", false, "live: do not put the interface into promiscuous mode")
 	fs.StringVar(&o.user, "Z", "", "drop privileges to `user` after opening the capture")
 	fs.StringVar(&o.writeFile, "w", "", "write every packet of the flows whose handshake failed to `file` (pcapng)")
-	fs.StringVar(&o.format, "format", "auto", "output `format`: text, json, or auto (text on a terminal, json otherwise)")
+	fs.Var(newChoice(&o.format, "auto", "text", "json", "auto"), "format", "output `format`: text, json, or auto (text on a terminal, json otherwise)")
 	fs.BoolVar(&o.failures, "failures", false, "report only failed handshakes")
 	fs.DurationVar(&o.timeout, "timeout", capture.DefaultTimeout, "how long to wait for a server's answer to a ClientHello")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz and /readyz on `host:port`")
-	fs.StringVar(&o.failOn, "fail-on", "", "exit 3 when handshakes with these `findings` were seen (comma-separated IDs, or \"any\")")
-	fs.StringVar(&o.color, "color", "auto", "colour text output: auto, always, never (NO_COLOR is honoured)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
-	fs.StringVar(&o.logFormat, "log-format", "auto", "log format on stderr: text, json, auto (json unless stderr is a terminal)")
-	fs.StringVar(&o.summary, "summary", "auto", "print the end summary to stderr: auto (text output only), always, never")
+	fs.Var(&checkedString{p: &o.failOn, check: checkFailOn}, "fail-on", "exit 3 when handshakes with these `findings` were seen (comma-separated IDs, or \"any\")")
+	fs.Var(newChoice(&o.color, "auto", "auto", "always", "never"), "color", "colour text output: auto, always, never (NO_COLOR is honoured)")
+	o.logLevel = "info"
+	fs.Var(&checkedString{p: &o.logLevel, check: checkLogLevel}, "log-level", "log `level`: debug, info, warn, error")
+	fs.Var(newChoice(&o.logFormat, "auto", "text", "json", "auto"), "log-format", "log format on stderr: text, json, auto (json unless stderr is a terminal)")
+	fs.Var(newChoice(&o.summary, "auto", "auto", "always", "never"), "summary", "print the end summary to stderr: auto (text output only), always, never")
 	fs.IntVar(&o.maxFlows, "max-flows", capture.DefaultMaxFlows, "most flows tracked at once (oldest evicted beyond)")
 	fs.Int64Var(&o.maxBuffer, "max-buffer", capture.DefaultMaxBufferedBytes, "most out-of-order `bytes` buffered in total")
 	fs.StringVar(&o.filter, "filter", "", "BPF `filter` (also accepted as trailing arguments, as in tcpdump)")
@@ -144,6 +145,11 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// A capture source chosen on the command line (-i, -r or -D) wins over
+	// one from the environment: they exclude each other.
+	if set["i"] || set["r"] || set["D"] {
+		set["i"], set["r"], set["D"] = true, true, true
+	}
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] || err != nil {
@@ -203,6 +209,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 		return exitUsage
+	}
+	if len(rest) > 0 && o.filter == "" {
+		// Filter words on the command line win over HELLOWATCH_FILTER.
+		_ = fs.Set("filter", strings.Join(rest, " "))
+		rest = nil
 	}
 	if err := applyEnv(fs, os.Getenv); err != nil {
 		fmt.Fprintf(stderr, "hellowatch: %v\n", err)
