@@ -771,7 +771,7 @@ func TestSidecarEnv(t *testing.T) {
 		{"INTERFACE_but_r_on_command_line", map[string]string{"HELLOWATCH_INTERFACE": "nosuch0", "HELLOWATCH_FORMAT": "json"}, []string{"-r", incident}, 0,
 			wantLines(2)},
 		{"READ_but_i_on_command_line", map[string]string{"HELLOWATCH_READ": incident}, []string{"-i", "nosuch0"}, 1,
-			wantStderr("nosuch0: no such interface")},
+			wantStderr("capture: nosuch0: ")},
 		{"FORMAT_json", map[string]string{"HELLOWATCH_FORMAT": "json"}, []string{"-r", incident}, 0,
 			wantLines(2)},
 		{"FORMAT_text", map[string]string{"HELLOWATCH_FORMAT": "text"}, []string{"-r", incident}, 0,
