@@ -99,7 +99,7 @@ type Certificate struct {
 type Handshake struct {
 	// Client is the ClientHello's sender, Server the other end.
 	Client, Server netip.AddrPort
-	Transport      string // "tcp" (later "udp" for QUIC)
+	Transport      string // "tcp" or "quic"
 
 	// Timestamps on packet time. Zero when not seen.
 	SYNTime         time.Time // first SYN of the connection, if captured
@@ -174,6 +174,10 @@ type Handshake struct {
 	// FirstPacket and AlertPacket are 1-based capture packet indexes, for evidence.
 	FirstPacket uint64
 	LastPacket  uint64
+
+	// QUIC holds the QUIC facts of a handshake with Transport "quic"; nil
+	// otherwise.
+	QUIC *QUICInfo
 }
 
 // Established reports whether the outcome is OutcomeEstablished.

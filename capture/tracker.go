@@ -177,6 +177,8 @@ type Tracker struct {
 	now   int64
 	free  []*active
 
+	quic quicTracker // capture/quic.go
+
 	dec Decoded
 	cur *Packet
 	ch  tlsparse.ClientHello
@@ -255,7 +257,7 @@ func (t *Tracker) Packet(p *Packet) {
 		t.skipped[int(r)%len(t.skipped)].Add(1)
 		return
 	}
-	if d.Proto != 6 {
+	if d.Proto != ProtoTCP && d.Proto != ProtoUDP {
 		t.skipped[int(SkipNotTCPUDP)%len(t.skipped)].Add(1)
 		return
 	}
@@ -278,6 +280,10 @@ func (t *Tracker) Packet(p *Packet) {
 		if d.Flags&(tcpRST|tcpFIN) != 0 {
 			t.closeDecided(f, dir, d.Flags)
 		}
+		return
+	}
+	if k.proto == ProtoUDP {
+		t.quicPacket(f, k, dir, p, d) // capture/quic.go
 		return
 	}
 	if f == nil {
@@ -338,6 +344,7 @@ func (t *Tracker) remove(f *flow) {
 	if f.act != nil {
 		t.release(f)
 	}
+	t.quicForget(f)
 	f.gen++
 }
 
@@ -401,6 +408,7 @@ func (t *Tracker) expire() {
 			t.decide(f, OutcomeEstablished)
 		}
 		t.release(f)
+		t.quicForget(f)
 	}
 	for {
 		e, ok := t.idleQ.peek()
@@ -448,6 +456,7 @@ func (t *Tracker) Flush() {
 			t.decide(f, OutcomeIncomplete)
 		}
 		t.release(f)
+		t.quicForget(f)
 	}
 }
 

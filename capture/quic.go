@@ -1,0 +1,532 @@
+package capture
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/hellowatch/hellowatch/quic"
+	"github.com/hellowatch/hellowatch/tlsparse"
+)
+
+// QUIC handshakes are followed on any UDP port, found by content: a long
+// header of a known version holding an Initial packet that authenticates
+// with the keys derived from its own Destination Connection ID (RFC 9001
+// §5.2). Only Initial packets are decrypted; Handshake and 1-RTT packets
+// are only counted, and once a connection is decided its later packets
+// cost the flow table lookup of Tracker.Packet.
+//
+// A QUIC connection uses the tracker's flow table (flowKey with proto 17),
+// timers and records; its QUIC-only state (keys, CRYPTO reassembly) lives
+// in quicConn, recycled like active. History letters: the TLS message
+// letters for messages read from CRYPTO frames (C, S, J for a
+// HelloRetryRequest), L for a CONNECTION_CLOSE, Q for Handshake-space
+// (encrypted) packets, V for a Retry (the QUIC cousin of DTLS's
+// HelloVerifyRequest) and N for a Version Negotiation; lower case = server.
+
+// QUICInfo holds what a QUIC handshake shows beyond TLS. Every field is
+// owned by the record.
+type QUICInfo struct {
+	Version     string // "v1", "v2", "draft-29", …
+	VersionCode uint32
+	// DCID is the client's original Destination Connection ID, the one the
+	// Initial keys were derived from.
+	DCID []byte
+	// Retry is true when the server sent a Retry whose integrity tag
+	// verified; RetryDCID is the connection ID the client then used.
+	Retry     bool
+	RetryDCID []byte
+	// VersionNegotiation is true when the server answered with a Version
+	// Negotiation packet.
+	VersionNegotiation bool
+	// ClientInitials and ServerInitials count the Initial packets that
+	// authenticated; HelloPackets is the number of the client's Initial
+	// packets that carried ClientHello bytes.
+	ClientInitials, ServerInitials int
+	HelloPackets                   int
+	// Undecryptable counts packets of the connection that looked like
+	// Initial packets but did not authenticate (or were malformed).
+	Undecryptable int
+	// Close is the first CONNECTION_CLOSE seen in an Initial packet.
+	Close *QUICClose
+}
+
+// QUICClose is a CONNECTION_CLOSE frame read from an Initial packet.
+type QUICClose struct {
+	Sender Side
+	// Code is the error code: a transport error (0x0100+alert for a TLS
+	// alert, RFC 9001 §4.8), or an application error when Application.
+	Code        uint64
+	Application bool
+	FrameType   uint64 // the frame that caused a transport error
+	// Reason is the peer's reason phrase: untrusted bytes, capped at 256.
+	Reason string
+	Packet uint64
+}
+
+const maxQUICReason = 256
+
+// quicTracker is the tracker's QUIC state.
+type quicTracker struct {
+	conns map[*flow]*quicConn
+	free  []*quicConn
+	hdr   quic.Header
+	fr    quic.Frame
+	plain []byte // decrypted payloads; 64 KiB, never grown
+
+	undecryptable atomic.Uint64
+}
+
+// quicConn is the QUIC state of a flow in its handshake.
+type quicConn struct {
+	keys     quic.InitialKeys
+	keysFrom [quic.MaxCIDLen]byte // the DCID the keys were derived from
+	keysLen  int
+	odcid    [quic.MaxCIDLen]byte
+	odcidLen int
+	retried  bool
+	rekeyed  bool
+	retryCID [quic.MaxCIDLen]byte
+	retryLen int
+
+	client   int // dir of the client
+	crypto   [2]quic.CryptoStream
+	parsed   [2]int   // bytes of each side's CRYPTO stream consumed as messages
+	largest  [2]int64 // largest Initial packet number per side
+	chDone   bool
+	chFailed bool
+	shSeen   bool
+	serverHS bool
+	info     *QUICInfo
+}
+
+// sideIdx is 0 for the client's packets and 1 for the server's.
+func (c *quicConn) sideIdx(dir int) int {
+	if dir == c.client {
+		return 0
+	}
+	return 1
+}
+
+func (c *quicConn) reset() {
+	cs := c.crypto
+	for i := range cs {
+		cs[i].Reset()
+	}
+	*c = quicConn{crypto: cs}
+}
+
+// QUICUndecryptable returns the number of packets that looked like QUIC
+// Initial packets of a new connection but did not authenticate.
+func (t *Tracker) QUICUndecryptable() uint64 { return t.quic.undecryptable.Load() }
+
+// quicPacket handles a UDP datagram of a flow that is not decided yet (f
+// is nil when the 4-tuple has no entry).
+func (t *Tracker) quicPacket(f *flow, k flowKey, dir int, p *Packet, d *Decoded) {
+	q := &t.quic
+	var c *quicConn
+	if f != nil {
+		c = q.conns[f]
+	}
+	if c != nil && f.act == nil {
+		t.quicForget(f)
+		c = nil
+	}
+	if c == nil {
+		if !quic.LooksLikeInitial(d.Payload) {
+			t.skipped[int(SkipNotTCPUDP)%len(t.skipped)].Add(1)
+			return
+		}
+		c = t.quicProbe(d.Payload)
+		if c == nil {
+			return
+		}
+		if f == nil {
+			f = t.newFlow(k)
+		}
+		t.quicStart(f, c, dir, p)
+	}
+	a := f.act
+	f.lastTS = t.now
+	t.cur = p
+	a.h.Packets++
+	if t.cfg.PacketOut != nil {
+		a.save(p)
+	}
+	t.quicDatagram(f, a, c, dir, d.Payload)
+	t.cur = nil
+	if a.decided {
+		t.release(f)
+		t.quicForget(f)
+	}
+}
+
+// quicProbe tells whether b starts with a client Initial that
+// authenticates with the keys of its own DCID, and returns the new
+// connection's state if so.
+func (t *Tracker) quicProbe(b []byte) *quicConn {
+	q := &t.quic
+	h := &q.hdr
+	if err := quic.ParseHeader(b, h); err != nil || h.Type != quic.PacketInitial || len(h.DCID) < 1 {
+		q.undecryptable.Add(1)
+		return nil
+	}
+	var c *quicConn
+	if n := len(q.free); n > 0 {
+		c = q.free[n-1]
+		q.free = q.free[:n-1]
+	} else {
+		c = new(quicConn)
+	}
+	if q.plain == nil {
+		q.plain = make([]byte, 0, 1<<16)
+	}
+	if err := c.keys.Derive(h.Version, h.DCID); err != nil {
+		q.free = append(q.free, c)
+		return nil
+	}
+	if _, _, err := c.keys.Client.Open(q.plain, b, h, -1); err != nil {
+		// Not QUIC, a server's Initial (its keys need the client's DCID),
+		// or a client Initial after the first (its DCID is the server's).
+		q.undecryptable.Add(1)
+		c.reset()
+		q.free = append(q.free, c)
+		return nil
+	}
+	c.keysLen = copy(c.keysFrom[:], h.DCID)
+	c.odcidLen = copy(c.odcid[:], h.DCID)
+	c.largest = [2]int64{-1, -1}
+	c.info = &QUICInfo{
+		Version:     h.Version.String(),
+		VersionCode: uint32(h.Version),
+		DCID:        append([]byte(nil), h.DCID...),
+	}
+	return c
+}
+
+// quicStart makes f a QUIC flow in its handshake with c as its state: the
+// sender of the first authenticated Initial is the client.
+func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) {
+	q := &t.quic
+	if q.conns == nil {
+		q.conns = make(map[*flow]*quicConn)
+	}
+	q.conns[f] = c
+	c.client = dir
+	a := f.act
+	if a == nil {
+		a = t.acquire(f)
+	}
+	a.client = dir
+	a.helloTS = t.now
+	a.lastActivity = t.now
+	f.state = stHandshake
+	t.hsQ.push(timerEntry{f: f, deadline: t.now + int64(t.cfg.Timeout), gen: f.gen})
+	t.tlsFlows.Add(1)
+	h := &a.h
+	h.Transport = "quic"
+	h.Client = f.key.endpoint(dir)
+	h.Server = f.key.endpoint(1 - dir)
+	h.ClientHelloTime = ts(t.now)
+	h.FirstPacket = p.Index
+	h.QUIC = c.info
+	// Replaced when the ClientHello is read whole.
+	h.ClientHelloError = "quic: ClientHello incomplete: CRYPTO frames are missing from the capture"
+}
+
+// quicForget returns f's QUIC state to the free list (a no-op for other
+// flows). The tracker calls it wherever it releases a flow's state.
+func (t *Tracker) quicForget(f *flow) {
+	if f.key.proto != ProtoUDP {
+		return
+	}
+	q := &t.quic
+	c := q.conns[f]
+	if c == nil {
+		return
+	}
+	delete(q.conns, f)
+	c.reset()
+	if len(q.free) < 1024 {
+		q.free = append(q.free, c)
+	}
+}
+
+// quicDatagram walks the coalesced packets of one datagram (RFC 9000 §12.2).
+func (t *Tracker) quicDatagram(f *flow, a *active, c *quicConn, dir int, b []byte) {
+	q := &t.quic
+	side := c.sideIdx(dir)
+	if side == 1 {
+		a.serverBytes += len(b)
+		if a.h.FirstAnswerTime.IsZero() {
+			a.h.FirstAnswerTime = ts(t.now)
+		}
+	}
+	a.lastActivity = t.now
+	for len(b) > 0 && !a.decided {
+		h := &q.hdr
+		err := quic.ParseHeader(b, h)
+		if h.Type == quic.PacketShort {
+			t.quicShort(f, a, side)
+			return
+		}
+		if err != nil {
+			if len(b) < 20 && allZero(b) {
+				return // padding after the last packet (not a packet)
+			}
+			c.info.Undecryptable++
+			return
+		}
+		switch h.Type {
+		case quic.PacketVersionNegotiation:
+			if side == 1 && !c.info.VersionNegotiation {
+				c.info.VersionNegotiation = true
+				a.hist(dir, 'N')
+			}
+			return
+		case quic.PacketRetry:
+			if side == 1 && !c.retried && quic.VerifyRetry(b, h, c.odcid[:c.odcidLen]) {
+				c.retried = true
+				c.retryLen = copy(c.retryCID[:], h.SCID)
+				c.info.Retry = true
+				c.info.RetryDCID = append([]byte(nil), h.SCID...)
+				a.hist(dir, 'V')
+			} else {
+				c.info.Undecryptable++
+			}
+			return
+		case quic.PacketInitial:
+			t.quicInitial(f, a, c, dir, side, b[:h.PacketLen])
+		case quic.PacketHandshake:
+			t.quicHandshakeSpace(f, a, c, dir, side)
+		}
+		b = b[h.PacketLen:]
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// quicInitial opens one Initial packet and handles its frames.
+func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pkt []byte) {
+	q := &t.quic
+	h := &q.hdr
+	if side == 0 && c.retried && !c.rekeyed && string(h.DCID) == string(c.retryCID[:c.retryLen]) {
+		// RFC 9001 §5.2: after a Retry the client's Initial keys come
+		// from the connection ID the server chose.
+		if err := c.keys.Derive(c.keys.Version, h.DCID); err != nil {
+			c.info.Undecryptable++
+			return
+		}
+		c.rekeyed = true
+		c.keysLen = copy(c.keysFrom[:], h.DCID)
+	}
+	keys := &c.keys.Client
+	if side == 1 {
+		keys = &c.keys.Server
+	}
+	payload, pn, err := keys.Open(q.plain, pkt, h, c.largest[side])
+	if err != nil {
+		c.info.Undecryptable++
+		return
+	}
+	c.largest[side] = max(c.largest[side], pn)
+	if side == 0 {
+		c.info.ClientInitials++
+	} else {
+		c.info.ServerInitials++
+	}
+	fr := &q.fr
+	crypto := false
+	for len(payload) > 0 {
+		rest, err := quic.NextFrame(payload, fr)
+		if err != nil {
+			c.info.Undecryptable++
+			break
+		}
+		payload = rest
+		switch fr.Type {
+		case quic.FrameCrypto:
+			crypto = true
+			if err := c.crypto[side].Add(fr.Offset, fr.Data); errors.Is(err, quic.ErrCryptoConflict) && !a.h.Ambiguous {
+				a.h.Ambiguous = true
+				t.ambiguous.Add(1)
+			}
+		case quic.FrameConnectionClose, quic.FrameApplicationClose:
+			t.quicClose(f, a, c, dir, side, fr)
+			if a.decided {
+				return
+			}
+		}
+	}
+	if crypto {
+		if side == 0 && !c.chDone {
+			a.helloSegs++
+		}
+		t.quicMessages(a, c, dir, side)
+	}
+}
+
+// quicMessages reads the handshake messages completed in a side's CRYPTO
+// stream.
+func (t *Tracker) quicMessages(a *active, c *quicConn, dir, side int) {
+	s := c.crypto[side].Contiguous()
+	for c.parsed[side] < len(s) {
+		typ, body, _, err := tlsparse.ParseHandshake(s[c.parsed[side]:])
+		if errors.Is(err, tlsparse.ErrIncomplete) {
+			return
+		}
+		if err != nil {
+			if side == 0 && !c.chDone {
+				a.h.ClientHelloError = err.Error()
+			}
+			c.parsed[side] = len(s) + quic.DefaultCryptoLimit // stop reading this side
+			return
+		}
+		c.parsed[side] += 4 + len(body)
+		if side == 0 {
+			t.quicClientMessage(a, c, dir, typ, body)
+		} else {
+			t.quicServerMessage(a, c, dir, typ, body)
+		}
+	}
+}
+
+func (t *Tracker) quicClientMessage(a *active, c *quicConn, dir int, typ tlsparse.HandshakeType, body []byte) {
+	a.hist(dir, historyLetter(typ))
+	if typ != tlsparse.HandshakeClientHello || c.chDone {
+		return
+	}
+	c.chDone = true
+	h := &a.h
+	h.ClientHelloError = ""
+	h.HelloLen = len(body)
+	h.HelloSegments = a.helloSegs
+	c.info.HelloPackets = a.helloSegs
+	a.parseClientHello(body)
+	if h.ClientHelloError != "" {
+		return
+	}
+	// JA4's first letter is the transport: q for QUIC.
+	ch := &t.ch
+	b := ch.JA4With(t.buf[:0], 'q', true, false)
+	h.JA4 = string(b)
+	b = ch.JA4With(b[:0], 'q', false, false)
+	h.JA4R = string(b)
+	t.buf = b[:0]
+}
+
+func (t *Tracker) quicServerMessage(a *active, c *quicConn, dir int, typ tlsparse.HandshakeType, body []byte) {
+	if typ != tlsparse.HandshakeServerHello {
+		a.hist(dir, historyLetter(typ))
+		return
+	}
+	sh := &t.sh
+	if err := tlsparse.ParseServerHello(body, sh); err != nil {
+		a.hist(dir, 'S')
+		return
+	}
+	if sh.IsHRR {
+		a.h.HRR = true
+		a.hist(dir, 'J')
+		return
+	}
+	a.hist(dir, 'S')
+	if !c.shSeen {
+		c.shSeen = true
+		a.serverHello(sh)
+	}
+}
+
+// quicClose handles a CONNECTION_CLOSE read from an Initial packet. A TLS
+// alert carried as 0x0100+alert is recorded as a fatal alert, so that the
+// findings of TLS over TCP apply unchanged.
+func (t *Tracker) quicClose(f *flow, a *active, c *quicConn, dir, side int, fr *quic.Frame) {
+	s := SideClient
+	if side == 1 {
+		s = SideServer
+	}
+	if c.info.Close == nil {
+		reason := fr.Reason
+		if len(reason) > maxQUICReason {
+			reason = reason[:maxQUICReason]
+		}
+		c.info.Close = &QUICClose{
+			Sender: s, Code: fr.ErrorCode, Application: fr.IsApplicationClose(),
+			FrameType: fr.ClosingFrame, Reason: string(reason), Packet: t.cur.Index,
+		}
+	}
+	a.hist(dir, 'L')
+	if a.h.EndedBy == SideNone {
+		a.h.EndedBy = s
+	}
+	if alert, ok := fr.TLSAlert(); ok {
+		if len(a.h.Alerts) < 16 {
+			a.h.Alerts = append(a.h.Alerts, AlertRecord{
+				Sender: s, Level: uint8(tlsparse.AlertLevelFatal), Code: alert,
+				Packet: t.cur.Index, Time: ts(t.now),
+			})
+		}
+		if s == SideServer {
+			t.decide(f, OutcomeServerAlert)
+		} else {
+			t.decide(f, OutcomeClientAlert)
+		}
+		return
+	}
+	switch {
+	case f.state == stPost:
+		t.decide(f, OutcomeEstablished)
+	case s == SideServer:
+		t.decide(f, a.serverEndOutcome(OutcomeServerClosed))
+	case a.serverBytes == 0:
+		t.decide(f, OutcomeNoResponse)
+	default:
+		t.decide(f, OutcomeIncomplete)
+	}
+}
+
+// quicHandshakeSpace counts a Handshake packet (encrypted with keys from
+// the key exchange). The handshake is established once the client sends
+// one after the ServerHello: it carries the client's Finished (or its
+// acknowledgement of the server's flight).
+func (t *Tracker) quicHandshakeSpace(f *flow, a *active, c *quicConn, dir, side int) {
+	if side == 1 {
+		if n := len(a.his); !c.serverHS || n == 0 || a.his[n-1] != 'q' {
+			a.hist(dir, 'Q')
+		}
+		c.serverHS = true
+		a.h.ServerRecords++
+		return
+	}
+	a.h.ClientRecords++
+	if !c.shSeen && !c.serverHS {
+		return
+	}
+	if n := len(a.his); n == 0 || a.his[n-1] != 'Q' {
+		a.hist(dir, 'Q')
+	}
+	if f.state == stHandshake {
+		t.establish(f)
+	}
+}
+
+// quicShort counts a 1-RTT packet: the client's first one after the
+// handshake is its application data (an HTTP/3 request or its control
+// streams).
+func (t *Tracker) quicShort(f *flow, a *active, side int) {
+	if side == 1 {
+		a.h.ServerAppData++
+		return
+	}
+	a.h.ClientAppData++
+	if f.state == stPost {
+		a.h.ClientDataSent = true
+		t.decide(f, OutcomeEstablished)
+	}
+}
