@@ -12,6 +12,11 @@ const (
 	Version1           Version = 0x00000001 // RFC 9000
 	Version2           Version = 0x6b3343cf // RFC 9369
 	VersionDraft29     Version = 0xff00001d
+
+	// Facebook's mvfst versions, seen in the wild (nDPI reads them too).
+	versionMvfst1   Version = 0xfaceb001 // draft-22 salt
+	versionMvfst2   Version = 0xfaceb002 // draft-27 salt
+	versionMvfstExp Version = 0xfaceb00e // draft-27 salt
 )
 
 // String returns "v1", "v2", "draft-29", or the hex number.
@@ -25,6 +30,8 @@ func (v Version) String() string {
 		return "negotiation"
 	case v>>8 == 0xff0000:
 		return "draft-" + strconv.Itoa(int(v&0xff))
+	case v == versionMvfst1, v == versionMvfst2, v == versionMvfstExp:
+		return "mvfst-0x" + strconv.FormatUint(uint64(v), 16)
 	case v&0x0f0f0f0f == 0x0a0a0a0a:
 		return "grease-0x" + strconv.FormatUint(uint64(v), 16)
 	}
@@ -72,6 +79,12 @@ var (
 		retryIV:  []byte{0xe5, 0x49, 0x30, 0xf9, 0x7f, 0x21, 0x36, 0xf0, 0x53, 0x0a, 0x8c, 0x1c},
 		initial:  0, zeroRTT: 1, handshake: 2, retryTy: 3,
 	}
+	draft22Params = &versionParams{
+		// draft-ietf-quic-tls-22 §5.2 (also Facebook's mvfst 0xfaceb001)
+		salt:     []byte{0x7f, 0xbc, 0xdb, 0x0e, 0x7c, 0x66, 0xbb, 0xe9, 0x19, 0x3a, 0x96, 0xcd, 0x21, 0x51, 0x9e, 0xbd, 0x7a, 0x02, 0x64, 0x4a},
+		keyLabel: "quic key", ivLabel: "quic iv", hpLabel: "quic hp",
+		initial:  0, zeroRTT: 1, handshake: 2, retryTy: 3,
+	}
 	draft23Params = &versionParams{
 		// draft-ietf-quic-tls-23 §5.2 (drafts 23 to 28); their Retry has no
 		// integrity tag (it carried the original DCID instead).
@@ -87,10 +100,15 @@ func (v Version) params() *versionParams {
 		return v1Params
 	case v == Version2:
 		return v2Params
+	case v == 0xff000021 || v == 0xff000022:
+		// Drafts 33 and 34 already used the v1 salt and Retry key.
+		return v1Params
 	case v >= 0xff00001d && v <= 0xff000020:
 		return draft29Params
-	case v >= 0xff000017 && v <= 0xff00001c:
+	case v >= 0xff000017 && v <= 0xff00001c, v == versionMvfst2, v == versionMvfstExp:
 		return draft23Params
+	case v == 0xff000016, v == versionMvfst1:
+		return draft22Params
 	}
 	return nil
 }
