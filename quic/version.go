@@ -83,7 +83,7 @@ var (
 		// draft-ietf-quic-tls-22 §5.2 (also Facebook's mvfst 0xfaceb001)
 		salt:     []byte{0x7f, 0xbc, 0xdb, 0x0e, 0x7c, 0x66, 0xbb, 0xe9, 0x19, 0x3a, 0x96, 0xcd, 0x21, 0x51, 0x9e, 0xbd, 0x7a, 0x02, 0x64, 0x4a},
 		keyLabel: "quic key", ivLabel: "quic iv", hpLabel: "quic hp",
-		initial:  0, zeroRTT: 1, handshake: 2, retryTy: 3,
+		initial: 0, zeroRTT: 1, handshake: 2, retryTy: 3,
 	}
 	draft23Params = &versionParams{
 		// draft-ietf-quic-tls-23 §5.2 (drafts 23 to 28); their Retry has no
