@@ -174,11 +174,19 @@ func (t *Tracker) payload(f *flow, a *active, dir int, d *Decoded) {
 	if r.gap {
 		a.h.Gap = true
 	}
-	if delta := r.buffered - before; delta != 0 {
-		if t.buffered.Add(int64(delta)) > t.cfg.MaxBufferedBytes && !a.decided {
-			t.evicted[EvictBufferLimit].Add(1)
-			t.decide(f, OutcomeIncomplete)
-		}
+	t.charge(f, a, r.buffered-before)
+}
+
+// charge adds delta bytes newly held by flow f to the global account and,
+// when that passes MaxBufferedBytes, gives up on the flow (it is reported
+// as incomplete and its buffers are freed by the caller).
+func (t *Tracker) charge(f *flow, a *active, delta int) {
+	if delta == 0 {
+		return
+	}
+	if t.buffered.Add(int64(delta)) > t.cfg.MaxBufferedBytes && !a.decided {
+		t.evicted[EvictBufferLimit].Add(1)
+		t.decide(f, OutcomeIncomplete)
 	}
 }
 
@@ -204,7 +212,7 @@ func (t *Tracker) seekHello(f *flow, a *active, dir int, d *Decoded) bool {
 		a.lastActivity = t.now
 		before := r.buffered
 		r.hold(d.Seq, d.Payload, t.cfg.MaxFlowBytes)
-		t.buffered.Add(int64(r.buffered - before))
+		t.charge(f, a, r.buffered-before)
 		return false
 	}
 	if looksLikeHelloStart(d.Payload) && (!r.synced || seqDiff(d.Seq, r.next) >= 0) {
@@ -841,6 +849,9 @@ func (t *Tracker) decide(f *flow, o Outcome) {
 	h := a.h
 	h.Outcome = o
 	h.EndTime = ts(t.now)
+	if t.at != 0 {
+		h.EndTime = ts(t.at)
+	}
 	h.History = string(a.his)
 	if t.cur != nil {
 		h.LastPacket = t.cur.Index

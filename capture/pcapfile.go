@@ -104,3 +104,5 @@ func (r *pcapReader) short(start int64, got int, what string) error {
 	}
 	return &FileError{File: r.name, Offset: start, Err: fmt.Errorf("%s: %w (%d bytes left)", what, ErrTruncated, got)}
 }
+
+func (r *pcapReader) chunks() *chunkReader { return r.c }

@@ -332,3 +332,5 @@ func (r *pcapngReader) packet(start int64, typ uint32, b []byte, p *Packet) erro
 	p.Link = ifc.link
 	return nil
 }
+
+func (r *pcapngReader) chunks() *chunkReader { return r.c }

@@ -68,6 +68,8 @@ type Packet struct {
 	Len    int      // original length on the wire; CapLen < Len means cut by snaplen
 	Link   LinkType // link type of Data
 	Index  uint64   // 1-based packet number across the whole Source (all files)
+
+	buf *chunkBuf // the file buffer Data points into; nil for live packets
 }
 
 // Time returns the capture time as a time.Time (UTC).
@@ -129,6 +131,8 @@ type fileReader interface {
 	// next fills p (all but Index) and returns nil, io.EOF at a clean end,
 	// or a *FileError.
 	next(p *Packet) error
+	// chunks returns the buffer reader the packets' Data comes from.
+	chunks() *chunkReader
 }
 
 const (
@@ -138,20 +142,79 @@ const (
 	gzipMagic1   = 0x8b
 )
 
+// chunkBuf is a read buffer that packets alias. Its reference count is the
+// reader's own reference (while it is the current buffer) plus one per
+// holder: a Pipeline holds the buffers its queued packets point into, and
+// the reader moves on to a fresh buffer instead of overwriting a held one.
+// Whoever drops the last reference recycles the buffer.
+type chunkBuf struct {
+	b    []byte
+	refs atomic.Int32
+	free chan *chunkBuf // spare buffers of the reader that made this one
+}
+
+// hold adds a reference; only the reader's goroutine calls it.
+func (b *chunkBuf) hold() { b.refs.Add(1) }
+
+// release drops a reference; safe from any goroutine.
+func (b *chunkBuf) release() {
+	if b.refs.Add(-1) == 0 {
+		select {
+		case b.free <- b:
+		default: // enough spares: let the garbage collector have it
+		}
+	}
+}
+
 // chunkReader reads an io.Reader in large blocks and hands out slices of
 // its buffer, so that a packet costs no copy and no allocation.
 type chunkReader struct {
 	r    io.Reader
-	buf  []byte
-	pos  int   // next unread byte in buf
-	end  int   // end of valid bytes in buf
-	base int64 // file offset of buf[0]
-	err  error // sticky read error (io.EOF at the end)
-	full bool  // the last refill filled the whole buffer
+	cur  *chunkBuf
+	free chan *chunkBuf
+	buf  []byte // cur.b
+	pos  int    // next unread byte in buf
+	end  int    // end of valid bytes in buf
+	base int64  // file offset of buf[0]
+	err  error  // sticky read error (io.EOF at the end)
+	full bool   // the last refill filled the whole buffer
 }
 
 func newChunkReader(r io.Reader, size int) *chunkReader {
-	return &chunkReader{r: r, buf: make([]byte, size)}
+	c := &chunkReader{r: r, free: make(chan *chunkBuf, 4)}
+	c.use(c.newBuf(size))
+	return c
+}
+
+// newBuf returns a spare buffer of the given size or a new one.
+func (c *chunkReader) newBuf(size int) *chunkBuf {
+	for {
+		select {
+		case b := <-c.free:
+			if len(b.b) != size {
+				continue // a spare from before the buffer grew
+			}
+			b.refs.Store(1)
+			return b
+		default:
+			b := &chunkBuf{b: make([]byte, size), free: c.free}
+			b.refs.Store(1)
+			return b
+		}
+	}
+}
+
+// use makes b the current buffer, carrying over the unread bytes, and
+// drops the reader's reference to the previous one.
+func (c *chunkReader) use(b *chunkBuf) {
+	old := c.cur
+	c.end = copy(b.b, c.buf[c.pos:c.end])
+	c.base += int64(c.pos)
+	c.pos = 0
+	c.cur, c.buf = b, b.b
+	if old != nil {
+		old.release()
+	}
 }
 
 // offset returns the file offset of the next unread byte.
@@ -175,11 +238,10 @@ func (c *chunkReader) fill(n int) []byte {
 		// allocations per source, none per packet.
 		size := min(2*len(c.buf), readBufSize)
 		size = max(size, n)
-		nb := make([]byte, size)
-		c.end = copy(nb, c.buf[c.pos:c.end])
-		c.base += int64(c.pos)
-		c.pos = 0
-		c.buf = nb
+		c.use(c.newBuf(size))
+	} else if c.cur.refs.Load() > 1 {
+		// Packets of this buffer are still queued in a Pipeline.
+		c.use(c.newBuf(len(c.buf)))
 	} else if c.pos > 0 {
 		copy(c.buf, c.buf[c.pos:c.end])
 		c.base += int64(c.pos)
@@ -384,6 +446,7 @@ func (s *fileSource) Next() (*Packet, error) {
 		}
 		err := s.rd.next(&s.pkt)
 		if err == nil {
+			s.pkt.buf = s.rd.chunks().cur
 			s.index++
 			s.pkt.Index = s.index
 			s.packets.Add(1)

@@ -175,7 +175,11 @@ type Tracker struct {
 	hsQ   fifo // handshake and post-handshake deadlines
 	idleQ fifo // idle expiry of every flow
 	now   int64
-	free  []*active
+	// at, when not zero, is the time a timer decides a flow at: its
+	// deadline, not the (later) packet time that ran the timer, so that a
+	// record does not depend on which packet happened to run it.
+	at   int64
+	free []*active
 
 	quic quicTracker // capture/quic.go
 
@@ -248,15 +252,30 @@ func (t *Tracker) Stats() TrackerStats {
 func (t *Tracker) Packet(p *Packet) {
 	t.packets.Add(1)
 	t.bytes.Add(uint64(p.CapLen))
-	if p.TS > t.now {
-		t.now = p.TS
-		t.expire()
-	}
+	now := max(t.now, p.TS)
 	d := &t.dec
 	if r := DecodePacket(p.Link, p.Data, d); r != SkipNone {
+		t.advance(now)
 		t.skipped[int(r)%len(t.skipped)].Add(1)
 		return
 	}
+	t.decoded(p, d, now)
+}
+
+// advance moves packet time to now (if later) and runs the deadlines it
+// passed.
+func (t *Tracker) advance(now int64) {
+	if now > t.now {
+		t.now = now
+		t.expire()
+	}
+}
+
+// decoded processes a decoded packet at packet time now: the latest
+// timestamp of the capture so far, which a Pipeline computes across all
+// its workers so that every worker's clock reads as one tracker's would.
+func (t *Tracker) decoded(p *Packet, d *Decoded, now int64) {
+	t.advance(now)
 	if d.Proto != ProtoTCP && d.Proto != ProtoUDP {
 		t.skipped[int(SkipNotTCPUDP)%len(t.skipped)].Add(1)
 		return
@@ -373,11 +392,7 @@ func (t *Tracker) evictOldest() {
 // Advance moves packet time forward without a packet (live captures call it
 // on read timeouts) so that timeouts fire.
 func (t *Tracker) Advance(now time.Time) {
-	ns := now.UnixNano()
-	if ns > t.now {
-		t.now = ns
-		t.expire()
-	}
+	t.advance(now.UnixNano())
 }
 
 // expire runs the deadlines that packet time has passed.
@@ -393,12 +408,15 @@ func (t *Tracker) expire() {
 			continue
 		}
 		a := f.act
+		t.at = e.deadline
 		switch f.state {
 		case stHandshake:
-			if last := a.lastActivity + int64(t.cfg.Timeout); last > t.now {
+			last := a.lastActivity + int64(t.cfg.Timeout)
+			if last > t.now {
 				t.hsQ.push(timerEntry{f: f, deadline: last, gen: f.gen})
 				continue
 			}
+			t.at = last
 			if a.serverBytes == 0 {
 				t.decide(f, OutcomeNoResponse)
 			} else {
@@ -410,6 +428,7 @@ func (t *Tracker) expire() {
 		t.release(f)
 		t.quicForget(f)
 	}
+	t.at = 0
 	for {
 		e, ok := t.idleQ.peek()
 		if !ok || e.deadline > t.now {
@@ -420,12 +439,15 @@ func (t *Tracker) expire() {
 		if e.gen != f.gen {
 			continue
 		}
-		if d := f.lastTS + int64(t.cfg.IdleTimeout); d > t.now {
+		d := f.lastTS + int64(t.cfg.IdleTimeout)
+		if d > t.now {
 			t.idleQ.push(timerEntry{f: f, deadline: d, gen: f.gen})
 			continue
 		}
 		if f.state == stHandshake || f.state == stPost {
+			t.at = d
 			t.decide(f, OutcomeIncomplete)
+			t.at = 0
 			t.evicted[EvictIdle].Add(1)
 		}
 		t.remove(f)

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -78,6 +79,7 @@ type options struct {
 	summary     string
 	maxFlows    int
 	maxBuffer   int64
+	workers     int
 	filter      string
 }
 
@@ -128,6 +130,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(newChoice(&o.summary, "auto", "auto", "always", "never"), "summary", "print the end summary to stderr: auto (text output only), always, never")
 	fs.IntVar(&o.maxFlows, "max-flows", capture.DefaultMaxFlows, "most flows tracked at once (oldest evicted beyond)")
 	fs.Int64Var(&o.maxBuffer, "max-buffer", capture.DefaultMaxBufferedBytes, "most out-of-order `bytes` buffered in total")
+	fs.IntVar(&o.workers, "workers", defaultWorkers(), "analyse flows on `N` worker goroutines (besides the one that reads packets)")
 	fs.StringVar(&o.filter, "filter", "", "BPF `filter` (also accepted as trailing arguments, as in tcpdump)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: hellowatch [-i interface | -r file ...] [flags] [BPF filter]\n\n")
@@ -309,7 +312,7 @@ type runner struct {
 	failOn map[string]bool
 
 	src     capture.Source
-	tracker *capture.Tracker
+	tracker *capture.Pipeline
 	out     *bufio.Writer
 	text    *report.TextWriter
 	json    *report.JSONWriter
@@ -411,7 +414,9 @@ func (r *runner) run() int {
 			}
 		}
 	}
-	r.tracker = capture.NewTracker(cfg)
+	// Files: records in an order that does not depend on the workers' timing.
+	r.tracker = capture.NewPipeline(cfg, o.workers, !r.live)
+	defer r.tracker.Close()
 
 	if o.metricsAddr != "" {
 		if err := r.serveMetrics(); err != nil {
@@ -453,6 +458,12 @@ func (r *runner) run() int {
 		code = exitFailures
 	}
 	return code
+}
+
+// defaultWorkers is one worker per CPU beyond the reading goroutine's, at
+// least one.
+func defaultWorkers() int {
+	return max(runtime.NumCPU()-1, 1)
 }
 
 func (o options) filterOr(def string) string {
