@@ -15,6 +15,17 @@ type segment struct {
 	data []byte
 }
 
+// segmentCost is what holding a segment is charged against the caps on top
+// of its bytes: its entry in pending and the copy's allocation header. A
+// flood of one-byte segments would otherwise hold some 50 times the
+// configured memory while the caps counted only its payload.
+const segmentCost = 64
+
+// maxHeldSegments bounds the segments one direction holds. A handshake
+// needs a few dozen; the cap keeps the sorted insertion in hold cheap when
+// an attacker sends tiny segments in reverse order (quadratic otherwise).
+const maxHeldSegments = 1024
+
 // historyCap is how many of the most recently delivered bytes a direction
 // keeps, to notice retransmissions that carry different bytes.
 const historyCap = 4096
@@ -25,7 +36,7 @@ type dirReasm struct {
 	synced   bool   // next is known (from a SYN or from the first TLS-looking segment)
 	sawSYN   bool
 	pending  []segment // out-of-order segments, sorted by seq; copies
-	buffered int       // bytes held in pending
+	buffered int       // bytes held in pending, plus segmentCost per segment
 
 	finSeq  uint32 // sequence number just past the last byte, once a FIN is seen
 	finSeen bool
@@ -130,9 +141,16 @@ func (r *dirReasm) checkOverlap(seq uint32, data []byte) {
 	}
 }
 
-// hold copies an out-of-order segment into pending, in seq order.
+// hold copies an out-of-order segment into pending, in seq order. It
+// returns what the copy is charged (bytes plus segmentCost), or 0 when the
+// segment is a duplicate or over the caps (a gap).
 func (r *dirReasm) hold(seq uint32, data []byte, limit int) int {
-	// Find the insertion point; pending is short (a handshake's worth).
+	if len(r.pending) >= maxHeldSegments {
+		r.gap = true
+		return 0
+	}
+	// Find the insertion point; pending is short (a handshake's worth,
+	// at most maxHeldSegments).
 	i := len(r.pending)
 	for i > 0 && seqDiff(r.pending[i-1].seq, seq) > 0 {
 		i--
@@ -148,7 +166,8 @@ func (r *dirReasm) hold(seq uint32, data []byte, limit int) int {
 			return 0
 		}
 	}
-	if r.buffered+len(data) > limit {
+	cost := len(data) + segmentCost
+	if r.buffered+cost > limit {
 		r.gap = true
 		return 0
 	}
@@ -157,8 +176,8 @@ func (r *dirReasm) hold(seq uint32, data []byte, limit int) int {
 	r.pending = append(r.pending, segment{})
 	copy(r.pending[i+1:], r.pending[i:])
 	r.pending[i] = segment{seq: seq, data: cp}
-	r.buffered += len(cp)
-	return len(cp)
+	r.buffered += cost
+	return cost
 }
 
 // drain delivers pending segments that have become contiguous.
@@ -170,7 +189,7 @@ func (r *dirReasm) drain(dir int, s sink) {
 			return
 		}
 		r.pending = r.pending[1:]
-		r.buffered -= len(p.data)
+		r.buffered -= len(p.data) + segmentCost
 		data := p.data
 		old := int(-off)
 		if old >= len(data) {
@@ -203,7 +222,7 @@ func (r *dirReasm) hole() bool { return len(r.pending) > 0 }
 // leaves it for the caller's next add. Used before a ClientHello was found.
 func (r *dirReasm) drainPreamble() {
 	for len(r.pending) > 0 && seqDiff(r.pending[0].seq+uint32(len(r.pending[0].data)), r.next) <= 0 {
-		r.buffered -= len(r.pending[0].data)
+		r.buffered -= len(r.pending[0].data) + segmentCost
 		r.pending = r.pending[1:]
 	}
 }
