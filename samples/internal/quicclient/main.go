@@ -1,0 +1,100 @@
+// Command quicclient makes the QUIC samples' traffic with quic-go: as a
+// client it opens one QUIC connection (HTTP/3 ALPN) and reports how the
+// handshake ended; with -listen it is a minimal QUIC server that can force
+// a Retry. It exists only for samples/make-quic-samples.sh: hellowatch
+// itself does not import quic-go.
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"flag"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:443", "server address")
+	sni := flag.String("sni", "", "server name to send (empty: none)")
+	listen := flag.String("listen", "", "run a server on this address instead")
+	name := flag.String("name", "example.test", "server: the only name served (others are refused)")
+	retry := flag.Bool("retry", false, "server: force a Retry for every connection")
+	pq := flag.Bool("pq", true, "client: offer X25519MLKEM768 (a ClientHello spanning two Initials)")
+	flag.Parse()
+	if *listen != "" {
+		if err := serve(*listen, *name, *retry); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	cfg := &tls.Config{ServerName: *sni, InsecureSkipVerify: true, NextProtos: []string{"h3"}}
+	if !*pq {
+		cfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, err := quic.DialAddr(ctx, *addr, cfg, &quic.Config{})
+	if err != nil {
+		fmt.Println("handshake failed:", err)
+		return
+	}
+	fmt.Println("handshake done:", conn.ConnectionState().TLS.NegotiatedProtocol)
+	_ = conn.CloseWithError(0, "")
+}
+
+func serve(addr, name string, retry bool) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	cfg := &tls.Config{
+		NextProtos: []string{"h3"},
+		GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if hi.ServerName != name {
+				return nil, fmt.Errorf("no certificate for %q", hi.ServerName)
+			}
+			return &cert, nil
+		},
+	}
+	udp, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return err
+	}
+	tr := &quic.Transport{Conn: udp}
+	if retry {
+		tr.VerifySourceAddress = func(net.Addr) bool { return true }
+	}
+	ln, err := tr.Listen(cfg, &quic.Config{})
+	if err != nil {
+		return err
+	}
+	for {
+		c, err := ln.Accept(context.Background())
+		if err != nil {
+			return err
+		}
+		go func() {
+			<-c.Context().Done()
+		}()
+	}
+}
