@@ -27,6 +27,17 @@ type Metrics struct {
 	stats      atomic.Pointer[func() Stats]
 }
 
+// Transports is the closed set of the handshake metric's transport label.
+var Transports = []string{"tcp", "quic"}
+
+// transportLabel maps a record's transport to the closed label set.
+func transportLabel(t string) string {
+	if t == "quic" {
+		return "quic"
+	}
+	return "tcp"
+}
+
 // Versions is the closed set of the handshake metric's version label.
 var Versions = []string{"SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3", "unknown", "none"}
 
@@ -37,8 +48,8 @@ func NewMetrics(reg prometheus.Registerer, version string) *Metrics {
 	m := &Metrics{
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "handshakes_total",
-			Help: "TLS handshakes seen, by outcome, negotiated version and whether the ClientHello had SNI.",
-		}, []string{"outcome", "version", "sni"}),
+			Help: "TLS handshakes seen, by outcome, negotiated version, whether the ClientHello had SNI, and transport (tcp or quic).",
+		}, []string{"outcome", "version", "sni", "transport"}),
 		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "findings_total",
 			Help: "Diagnosed findings, by finding ID.",
@@ -98,7 +109,7 @@ func (m *Metrics) Observe(h *capture.Handshake, fs []diagnose.Finding) {
 	if h.HasSNI {
 		sni = "present"
 	}
-	m.handshakes.WithLabelValues(h.Outcome.String(), versionLabel(h.Version), sni).Inc()
+	m.handshakes.WithLabelValues(h.Outcome.String(), versionLabel(h.Version), sni, transportLabel(h.Transport)).Inc()
 	for i := range fs {
 		m.findings.WithLabelValues(fs[i].ID).Inc()
 	}

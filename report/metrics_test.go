@@ -24,9 +24,9 @@ func TestMetricsObserve(t *testing.T) {
 		c    prometheus.Collector
 		want float64
 	}{
-		{"server_alert_none_absent", m.handshakes.WithLabelValues("server_alert", "none", "absent"), 1},
-		{"established_tls13_present", m.handshakes.WithLabelValues("established", "TLS 1.3", "present"), 1},
-		{"client_alert_tls12", m.handshakes.WithLabelValues("client_alert", "TLS 1.2", "present"), 1},
+		{"server_alert_none_absent", m.handshakes.WithLabelValues("server_alert", "none", "absent", "tcp"), 1},
+		{"established_tls13_present", m.handshakes.WithLabelValues("established", "TLS 1.3", "present", "tcp"), 1},
+		{"client_alert_tls12", m.handshakes.WithLabelValues("client_alert", "TLS 1.2", "present", "tcp"), 1},
 		{"finding_missing_sni", m.findings.WithLabelValues("missing_sni"), 2},
 		{"finding_no_response", m.findings.WithLabelValues("no_response"), 1},
 		{"finding_never_seen_is_zero", m.findings.WithLabelValues("sni_is_ip"), 0},
@@ -52,7 +52,7 @@ func TestMetricsLabelsClosed(t *testing.T) {
 	h := &capture.Handshake{Version: "TLS 9.9", HasSNI: true, ServerName: "secret.example",
 		Alerts: []capture.AlertRecord{{Sender: capture.SideServer, Level: 7, Code: 250}}}
 	m.Observe(h, nil)
-	if got := testutil.ToFloat64(m.handshakes.WithLabelValues("incomplete", "unknown", "present")); got != 1 {
+	if got := testutil.ToFloat64(m.handshakes.WithLabelValues("incomplete", "unknown", "present", "tcp")); got != 1 {
 		t.Errorf("unknown version not folded: %v", got)
 	}
 	if got := testutil.ToFloat64(m.alerts.WithLabelValues("server", "other", "other")); got != 1 {
@@ -172,5 +172,18 @@ func BenchmarkMetricsObserve(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Observe(s.h, fs)
+	}
+}
+
+func TestMetricsTransportLabel(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := NewMetrics(reg, "dev")
+	m.Observe(&capture.Handshake{Transport: "quic", Outcome: capture.OutcomeServerAlert}, nil)
+	m.Observe(&capture.Handshake{Transport: "sctp\n{evil}", Outcome: capture.OutcomeServerAlert}, nil)
+	if got := testutil.ToFloat64(m.handshakes.WithLabelValues("server_alert", "none", "absent", "quic")); got != 1 {
+		t.Errorf("quic handshakes = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.handshakes.WithLabelValues("server_alert", "none", "absent", "tcp")); got != 1 {
+		t.Errorf("an unknown transport is not folded into tcp: %v", got)
 	}
 }

@@ -59,6 +59,7 @@ type Summary struct {
 	mu       sync.Mutex
 	rows     map[serverKey]*serverRow
 	total    uint64
+	quic     uint64 // handshakes over QUIC (the rest are over TCP)
 	outcomes [8]uint64
 	findings map[string]uint64
 	example  map[string]serverKey // first server seen per finding
@@ -103,6 +104,9 @@ func (s *Summary) Add(h *capture.Handshake, fs []diagnose.Finding) {
 		o = int(capture.OutcomeIncomplete)
 	}
 	s.total++
+	if h.Transport == "quic" {
+		s.quic++
+	}
 	s.outcomes[o]++
 	r.total++
 	r.outcomes[o]++
@@ -168,6 +172,10 @@ func (s *Summary) Write(w io.Writer, st Stats) error {
 	}
 	if len(oc) > 0 {
 		fmt.Fprintf(&b, "outcomes: %s\n", strings.Join(oc, ", "))
+	}
+	if s.quic > 0 {
+		// Printed only when QUIC was seen, so TCP-only summaries read as before.
+		fmt.Fprintf(&b, "transports: tcp %d, quic %d\n", s.total-s.quic, s.quic)
 	}
 	if len(s.findings) > 0 {
 		b.WriteString("\nfindings (most frequent first):\n")

@@ -70,3 +70,27 @@ func TestSummaryEmpty(t *testing.T) {
 		t.Errorf("got %q", buf.String())
 	}
 }
+
+func TestSummaryTransports(t *testing.T) {
+	s := NewSummary()
+	h := samples()[0].h
+	s.Add(h, nil)
+	var buf bytes.Buffer
+	if err := s.Write(&buf, Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "transports:") {
+		t.Errorf("TCP-only summary names transports:\n%s", buf.String())
+	}
+	q := *h
+	q.Transport = "quic"
+	s.Add(&q, nil)
+	s.Add(&q, nil)
+	buf.Reset()
+	if err := s.Write(&buf, Stats{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "transports: tcp 1, quic 2\n") {
+		t.Errorf("summary lacks the transport counts:\n%s", buf.String())
+	}
+}

@@ -339,7 +339,7 @@ func (r *runner) run() int {
 		r.live = true
 		filter := o.filter
 		if filter == "" {
-			filter = "tcp"
+			filter = "tcp or udp"
 		}
 		r.src, err = capture.OpenLive(capture.LiveOptions{
 			Interface: o.iface, Filter: filter, Snaplen: o.snaplen, Promisc: !o.noPromisc,
@@ -435,7 +435,7 @@ func (r *runner) run() int {
 		}
 	}()
 	if r.live {
-		r.log.Info("capturing", "interface", o.iface, "filter", o.filterOr("tcp"))
+		r.log.Info("capturing", "interface", o.iface, "filter", o.filterOr("tcp or udp"))
 	}
 
 	code := r.loop()
