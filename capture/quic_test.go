@@ -1,0 +1,113 @@
+package capture
+
+import (
+	"errors"
+	"io"
+	"path/filepath"
+	"testing"
+)
+
+// readSample returns every packet of a sample capture (copied).
+func readQUICSample(t *testing.T, name string) []*Packet {
+	t.Helper()
+	src, err := OpenFiles([]string{filepath.Join("..", "samples", name)})
+	if err != nil {
+		t.Skipf("sample %s: %v", name, err)
+	}
+	defer src.Close()
+	var ps []*Packet
+	for {
+		p, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return ps
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := *p
+		cp.Data = append([]byte(nil), p.Data...)
+		ps = append(ps, &cp)
+	}
+}
+
+func TestQUICSamples(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		sni     string
+		outcome Outcome
+		alert   uint8
+		retry   bool
+		segs    int
+	}{
+		{"quic-go-no-sni.pcap", "", OutcomeServerAlert, 80, false, 1},
+		{"quic-go-unknown-name.pcap", "other.test", OutcomeServerAlert, 80, false, 1},
+		{"quic-go-retry.pcap", "example.test", OutcomeEstablished, 0, true, 1},
+		{"quic-chromium-h3.pcap", "example.test", OutcomeEstablished, 0, false, 2},
+		{"quic-go-pq-hello.pcap", "example.test", OutcomeEstablished, 0, false, 2},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var got []*Handshake
+			tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+			for _, p := range readQUICSample(t, tc.file) {
+				tr.Packet(p)
+			}
+			tr.Flush()
+			if len(got) != 1 {
+				t.Fatalf("%d records", len(got))
+			}
+			h := got[0]
+			if h.Transport != "quic" || h.ServerName != tc.sni || h.HasSNI != (tc.sni != "") || h.Outcome != tc.outcome || h.JA4 == "" || h.JA4[0] != 'q' {
+				t.Fatalf("record %+v", h)
+			}
+			if h.QUIC == nil || h.QUIC.Retry != tc.retry || h.HelloSegments != tc.segs {
+				t.Fatalf("quic %+v segments %d", h.QUIC, h.HelloSegments)
+			}
+			if tc.alert != 0 {
+				a := h.FirstServerAlert()
+				if a == nil || a.Code != tc.alert || a.Level != 2 || h.QUIC.Close == nil || h.QUIC.Close.Code != 0x100+uint64(tc.alert) {
+					t.Fatalf("alert %+v close %+v", a, h.QUIC.Close)
+				}
+			}
+		})
+	}
+}
+
+// TestQUICDecidedAllocs checks that packets of a decided QUIC connection
+// cost the flow lookup and nothing else: no allocation.
+func TestQUICDecidedAllocs(t *testing.T) {
+	ps := readQUICSample(t, "quic-go-pq-hello.pcap")
+	n := 0
+	tr := NewTracker(Config{Emit: func(*Handshake) { n++ }})
+	for _, p := range ps {
+		tr.Packet(p)
+	}
+	if n != 1 {
+		t.Fatalf("%d records before the replay", n)
+	}
+	last := ps[len(ps)-1]
+	allocs := testing.AllocsPerRun(1000, func() { tr.Packet(last) })
+	if allocs != 0 {
+		t.Fatalf("a decided QUIC flow's packet allocates %v times", allocs)
+	}
+}
+
+// TestQUICNotQUIC feeds UDP that is not QUIC (a DNS-like payload and a
+// long header whose Initial does not authenticate): no flow, no record.
+func TestQUICGarbage(t *testing.T) {
+	ps := readQUICSample(t, "quic-go-no-sni.pcap")
+	var got []*Handshake
+	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+	for _, p := range ps {
+		cp := *p
+		cp.Data = append([]byte(nil), p.Data...)
+		cp.Data[len(cp.Data)-5] ^= 0xff // breaks the AEAD tag of the last packet in the datagram
+		tr.Packet(&cp)
+	}
+	tr.Flush()
+	if len(got) != 0 && got[0].QUIC != nil && got[0].QUIC.Close != nil {
+		t.Fatalf("a corrupted CONNECTION_CLOSE was trusted: %+v", got[0].QUIC.Close)
+	}
+	if tr.QUICUndecryptable() == 0 && len(got) == 0 {
+		t.Fatal("corrupted Initials were not counted")
+	}
+}
