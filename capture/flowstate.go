@@ -758,6 +758,9 @@ func (t *Tracker) reset(f *flow, a *active, dir int) {
 	if a.h.EndedBy == SideNone {
 		a.h.EndedBy = side
 	}
+	if side == SideServer && a.endOfServerBytes(dir) {
+		return
+	}
 	switch {
 	case f.state == stPost:
 		t.decide(f, OutcomeEstablished)
@@ -800,6 +803,9 @@ func (t *Tracker) checkFIN(f *flow, a *active) {
 		if a.h.EndedBy == SideNone {
 			a.h.EndedBy = side
 		}
+		if side == SideServer && a.endOfServerBytes(dir) {
+			return
+		}
 		switch {
 		case f.state == stPost:
 			t.decide(f, OutcomeEstablished)
@@ -812,6 +818,18 @@ func (t *Tracker) checkFIN(f *flow, a *active) {
 			return
 		}
 	}
+}
+
+// endOfServerBytes tells the server direction's TLS stream that no more
+// bytes will come, so that a short non-TLS answer ("ERR\r\n", fewer bytes
+// than the stream waits for before it gives up on TLS) is reported as
+// not_tls. It reports whether that decided the flow.
+func (a *active) endOfServerBytes(dir int) bool {
+	if a.decided || a.client < 0 || dir == a.client {
+		return a.decided
+	}
+	a.st[dir].Close(&a.hd[dir])
+	return a.decided
 }
 
 // serverEndOutcome names the outcome of a handshake the server ended by

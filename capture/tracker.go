@@ -138,33 +138,61 @@ type timerEntry struct {
 	gen      uint32
 }
 
-// fifo is a queue of timer entries in deadline order (pushes come in time
-// order because every queue has one fixed timeout).
-type fifo struct {
-	buf  []timerEntry
-	head int
+// timerQueue is a min-heap of timer entries by deadline. The handshake
+// queue mixes the handshake timeout, the shorter post-handshake one and
+// re-armed deadlines, so pushes do not come in deadline order; a heap keeps
+// every timer firing as soon as packet time passes it (a record's end time
+// is its deadline, and the Pipeline's ordering relies on no timer firing
+// late).
+type timerQueue struct {
+	h []timerEntry
 }
 
-func (q *fifo) push(e timerEntry) {
-	if q.head > 0 && q.head*2 >= len(q.buf) {
-		n := copy(q.buf, q.buf[q.head:])
-		clear(q.buf[n:])
-		q.buf = q.buf[:n]
-		q.head = 0
+func (q *timerQueue) push(e timerEntry) {
+	q.h = append(q.h, e)
+	i := len(q.h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if q.h[p].deadline <= e.deadline {
+			break
+		}
+		q.h[i] = q.h[p]
+		i = p
 	}
-	q.buf = append(q.buf, e)
+	q.h[i] = e
 }
 
-func (q *fifo) peek() (timerEntry, bool) {
-	if q.head >= len(q.buf) {
+func (q *timerQueue) peek() (timerEntry, bool) {
+	if len(q.h) == 0 {
 		return timerEntry{}, false
 	}
-	return q.buf[q.head], true
+	return q.h[0], true
 }
 
-func (q *fifo) pop() {
-	q.buf[q.head] = timerEntry{}
-	q.head++
+func (q *timerQueue) pop() {
+	n := len(q.h) - 1
+	last := q.h[n]
+	q.h[n] = timerEntry{}
+	q.h = q.h[:n]
+	if n == 0 {
+		return
+	}
+	i := 0
+	for {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && q.h[c+1].deadline < q.h[c].deadline {
+			c++
+		}
+		if last.deadline <= q.h[c].deadline {
+			break
+		}
+		q.h[i] = q.h[c]
+		i = c
+	}
+	q.h[i] = last
 }
 
 // Tracker turns packets into finished Handshake records. It is not safe for
@@ -172,8 +200,8 @@ func (q *fifo) pop() {
 type Tracker struct {
 	cfg   Config
 	flows map[flowKey]*flow
-	hsQ   fifo // handshake and post-handshake deadlines
-	idleQ fifo // idle expiry of every flow
+	hsQ   timerQueue // handshake and post-handshake deadlines
+	idleQ timerQueue // idle expiry of every flow
 	now   int64
 	// at, when not zero, is the time a timer decides a flow at: its
 	// deadline, not the (later) packet time that ran the timer, so that a
@@ -417,6 +445,10 @@ func (t *Tracker) expire() {
 				continue
 			}
 			t.at = last
+			if a.client >= 0 && a.endOfServerBytes(1-a.client) {
+				t.release(f)
+				continue
+			}
 			if a.serverBytes == 0 {
 				t.decide(f, OutcomeNoResponse)
 			} else {
@@ -472,6 +504,10 @@ func (t *Tracker) Flush() {
 		return a.h.FirstPacket < b.h.FirstPacket
 	})
 	for _, f := range open {
+		if a := f.act; a.client >= 0 && a.endOfServerBytes(1-a.client) {
+			t.release(f)
+			continue
+		}
 		if f.state == stPost {
 			t.decide(f, OutcomeEstablished)
 		} else {

@@ -3,10 +3,14 @@ package capture
 import (
 	"bytes"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 )
 
 // samplePacketsOf returns copies of every packet of a sample capture.
@@ -215,6 +219,103 @@ func BenchmarkPipelineFile(b *testing.B) {
 				if n == 0 {
 					b.Fatal("no handshakes")
 				}
+			}
+		})
+	}
+}
+
+// tcpConv builds the Ethernet/IPv4 packets of one TCP conversation between
+// a client and a server on loopback addresses, with sequence numbers kept.
+type tcpConv struct {
+	t      testing.TB
+	seq    [2]uint32 // next sequence number of client (0) and server (1)
+	ts     int64
+	index  uint64
+	client net.IP
+	server net.IP
+	cport  uint16
+	sport  uint16
+}
+
+func newTCPConv(t testing.TB) *tcpConv {
+	return &tcpConv{t: t, seq: [2]uint32{1000, 5000}, ts: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano(),
+		client: net.IPv4(127, 0, 0, 1), server: net.IPv4(127, 0, 0, 2), cport: 40000, sport: 443}
+}
+
+// packet returns the next packet from side (0 client, 1 server), 1 ms after
+// the previous one.
+func (c *tcpConv) packet(side int, syn, fin, rst bool, payload []byte) *Packet {
+	c.t.Helper()
+	src, dst, sp, dp := c.client, c.server, c.cport, c.sport
+	if side == 1 {
+		src, dst, sp, dp = dst, src, dp, sp
+	}
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dp), Seq: c.seq[side], Ack: c.seq[1-side],
+		SYN: syn, FIN: fin, RST: rst, ACK: !syn || side == 1, Window: 65535}
+	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+		c.t.Fatal(err)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{0, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{0, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload)); err != nil {
+		c.t.Fatal(err)
+	}
+	c.seq[side] += uint32(len(payload))
+	if syn || fin {
+		c.seq[side]++
+	}
+	c.ts += int64(time.Millisecond)
+	c.index++
+	data := bytes.Clone(buf.Bytes())
+	return &Packet{Data: data, TS: c.ts, CapLen: len(data), Len: len(data), Link: LinkEthernet, Index: c.index}
+}
+
+// helloPayload returns the ClientHello segment of a sample.
+func helloPayload(t testing.TB, sample string) []byte {
+	t.Helper()
+	for _, p := range samplePacketsOf(t, sample) {
+		var d Decoded
+		if DecodePacket(p.Link, p.Data, &d) == SkipNone && len(d.Payload) > 5 && d.Payload[0] == 22 {
+			return bytes.Clone(d.Payload)
+		}
+	}
+	t.Fatalf("%s: no ClientHello", sample)
+	return nil
+}
+
+// TestTrackerShortNotTLSAnswer: a server answering a ClientHello with a few
+// bytes of plain text, then closing or resetting or going silent, answered
+// with something that is not TLS: not_tls with the bytes it sent, however
+// short (the TLS stream otherwise waits for more before it gives up on TLS).
+func TestTrackerShortNotTLSAnswer(t *testing.T) {
+	hello := helloPayload(t, "incident-missing-sni.pcap")
+	for _, end := range []string{"fin", "rst", "silence", "capture end"} {
+		t.Run(end, func(t *testing.T) {
+			var recs []*Handshake
+			tr := NewTracker(Config{Timeout: time.Second, Emit: func(h *Handshake) { recs = append(recs, h) }})
+			c := newTCPConv(t)
+			tr.Packet(c.packet(0, true, false, false, nil))
+			tr.Packet(c.packet(1, true, false, false, nil))
+			tr.Packet(c.packet(0, false, false, false, nil))
+			tr.Packet(c.packet(0, false, false, false, hello))
+			tr.Packet(c.packet(1, false, false, false, []byte("ERR\r\n")))
+			switch end {
+			case "fin":
+				tr.Packet(c.packet(1, false, true, false, nil))
+			case "rst":
+				tr.Packet(c.packet(1, false, false, true, nil))
+			case "silence":
+				tr.Advance(time.Unix(0, c.ts).Add(time.Minute))
+			case "capture end":
+				tr.Flush()
+			}
+			if len(recs) != 1 {
+				t.Fatalf("%d records", len(recs))
+			}
+			h := recs[0]
+			if h.Outcome != OutcomeNotTLS || string(h.NotTLSPrefix) != "ERR\r\n" {
+				t.Errorf("outcome %v, prefix %q; want not_tls \"ERR\\r\\n\"", h.Outcome, h.NotTLSPrefix)
 			}
 		})
 	}
