@@ -93,7 +93,6 @@ type quicConn struct {
 	parsed   [2]int   // bytes of each side's CRYPTO stream consumed as messages
 	largest  [2]int64 // largest Initial packet number per side
 	chDone   bool
-	chFailed bool
 	shSeen   bool
 	serverHS bool
 	info     *QUICInfo

@@ -1,7 +1,7 @@
 // Command quicclient makes the QUIC samples' traffic with quic-go: as a
 // client it opens one QUIC connection (HTTP/3 ALPN) and reports how the
 // handshake ended; with -listen it is a minimal QUIC server that can force
-// a Retry. It exists only for samples/make-quic-samples.sh: hellowatch
+// a Retry (and runs until killed). It exists only for samples/make-quic-samples.sh: hellowatch
 // itself does not import quic-go.
 package main
 
@@ -32,11 +32,8 @@ func main() {
 	pq := flag.Bool("pq", true, "client: offer X25519MLKEM768 (a ClientHello spanning two Initials)")
 	flag.Parse()
 	if *listen != "" {
-		if err := serve(*listen, *name, *retry); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		return
+		fmt.Fprintln(os.Stderr, serve(*listen, *name, *retry))
+		os.Exit(1)
 	}
 	cfg := &tls.Config{ServerName: *sni, InsecureSkipVerify: true, NextProtos: []string{"h3"}}
 	if !*pq {
