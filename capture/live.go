@@ -63,6 +63,7 @@ func ListInterfaces() ([]Interface, error) {
 // link type and the libpcap handle (e.g. to write pcaps of what it reads).
 type LiveSource struct {
 	h    *pcap.Handle
+	name string // interface, for errors
 	link LinkType
 	pkt  Packet
 
@@ -124,7 +125,7 @@ func OpenLive(o LiveOptions) (Source, error) {
 			return nil, fmt.Errorf("capture: %s: bad filter %q: %w", o.Interface, o.Filter, lowerFirst(err))
 		}
 	}
-	return &LiveSource{h: h, link: handleLinkType(h)}, nil
+	return &LiveSource{h: h, name: o.Interface, link: handleLinkType(h)}, nil
 }
 
 // handleLinkType returns the handle's full DLT value. gopacket's LinkType
@@ -195,7 +196,8 @@ func (s *LiveSource) Handle() *pcap.Handle { return s.h }
 // Next implements Source. It returns (nil, nil) when the read timeout
 // expires with no packet, so that the caller can advance its timers, and
 // io.EOF after Close. When the interface goes away it returns libpcap's
-// error.
+// error, naming the interface ("capture: eth1: read: the interface
+// disappeared"), so that a supervisor's log says which one.
 func (s *LiveSource) Next() (*Packet, error) {
 	if s.closed.Load() {
 		return nil, io.EOF
@@ -213,7 +215,7 @@ func (s *LiveSource) Next() (*Packet, error) {
 		if perr := s.h.Error(); perr != nil && perr.Error() != "" {
 			err = perr
 		}
-		return nil, fmt.Errorf("capture: read: %w", lowerFirst(err))
+		return nil, fmt.Errorf("capture: %s: read: %w", s.name, lowerFirst(err))
 	}
 	s.index++
 	s.pkt = Packet{
