@@ -1,0 +1,75 @@
+package capture_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/internal/hostile"
+)
+
+// TestBufferCapHeldAnswers is the regression test for the server's answer
+// to a hello whose rest is missing: it is held until the hello is whole,
+// and those bytes used to be added to the global account without checking
+// MaxBufferedBytes, so many such flows held MaxFlowBytes each, uncapped.
+func TestBufferCapHeldAnswers(t *testing.T) {
+	var pcap bytes.Buffer
+	w, err := hostile.NewWriter(&pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := hostile.Records(22, hostile.Hello{SNI: []byte("cap.example")}.Message())
+	answer := make([]byte, 1000)
+	const flows, answers = 20, 50
+	for i := 0; i < flows; i++ {
+		c, err := w.Open(hostile.Endpoint{IP: [4]byte{10, 0, 0, byte(i + 1)}, Port: 40000}, hostile.Endpoint{IP: [4]byte{192, 0, 2, 1}, Port: 443})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The hello's first 20 bytes only: the rest is lost.
+		if err := c.ClientSend(hello[:20], 1460); err != nil {
+			t.Fatal(err)
+		}
+		c.CSeq += uint32(len(hello) - 20)
+		for j := 0; j < answers; j++ {
+			if err := c.ServerSend(answer, 1460); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const maxBuf = 64 << 10
+	var recs []*capture.Handshake
+	tr := capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { recs = append(recs, h) }})
+	src, err := capture.OpenReader("caps", &pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peak uint64
+	for {
+		p, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Packet(p)
+		peak = max(peak, tr.Stats().BufferedBytes)
+	}
+	tr.Flush()
+	st := tr.Stats()
+	if peak > maxBuf {
+		t.Errorf("%d bytes buffered at peak, cap %d", peak, maxBuf)
+	}
+	if st.Evicted["buffer_limit"] == 0 || len(recs) != flows || st.BufferedBytes != 0 {
+		t.Errorf("evicted %v, %d records for %d flows, %d bytes still buffered", st.Evicted, len(recs), flows, st.BufferedBytes)
+	}
+	for _, h := range recs {
+		if h.Outcome != capture.OutcomeIncomplete || !h.Gap {
+			t.Errorf("record %v %v gap %v: want incomplete with a gap", h.Client, h.Outcome, h.Gap)
+		}
+	}
+	t.Logf("peak %d bytes buffered (cap %d), evicted %v", peak, maxBuf, st.Evicted)
+}
