@@ -148,6 +148,8 @@ func DecodePacket(link LinkType, data []byte, d *Decoded) SkipReason {
 			return decodeIPv6(data, d)
 		}
 		return SkipNotIP
+	case LinkPPP, LinkPPPHDLC:
+		return decodePPP(data, d)
 	case LinkRaw, LinkRawDLT12, LinkRawDLT14:
 		return decodeIP(data, d)
 	case LinkIPv4:
@@ -178,21 +180,44 @@ func decodeEther(etype uint16, data []byte, d *Decoded) SkipReason {
 			etype = binary.BigEndian.Uint16(data[2:])
 			data = data[4:]
 		case etherTypePPPoE:
-			// 6-byte PPPoE header, then a 2-byte PPP protocol.
-			if len(data) < 8 {
+			// 6-byte PPPoE header, then the PPP protocol.
+			if len(data) < 6 {
 				return SkipTruncated
 			}
-			switch binary.BigEndian.Uint16(data[6:]) {
-			case 0x0021:
-				return decodeIPv4(data[8:], d)
-			case 0x0057:
-				return decodeIPv6(data[8:], d)
-			}
-			return SkipNotIP
+			return decodePPP(data[6:], d)
 		default:
 			return SkipNotIP
 		}
 	}
+}
+
+// decodePPP decodes a PPP frame (RFC 1661): the HDLC address and control
+// bytes (0xff 0x03) when present, then a protocol field of two bytes, or
+// one when compressed (an odd first byte), then IP.
+func decodePPP(data []byte, d *Decoded) SkipReason {
+	if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
+		data = data[2:]
+	}
+	if len(data) < 1 {
+		return SkipTruncated
+	}
+	proto := uint16(data[0])
+	if proto&1 == 1 {
+		data = data[1:]
+	} else {
+		if len(data) < 2 {
+			return SkipTruncated
+		}
+		proto = binary.BigEndian.Uint16(data)
+		data = data[2:]
+	}
+	switch proto {
+	case 0x0021:
+		return decodeIPv4(data, d)
+	case 0x0057:
+		return decodeIPv6(data, d)
+	}
+	return SkipNotIP
 }
 
 func decodeIP(data []byte, d *Decoded) SkipReason {

@@ -348,3 +348,51 @@ func BenchmarkDecodePacket(b *testing.B) {
 		})
 	}
 }
+
+// TestDecodePPP: PPP frames (DLT 9 and 50, and PPPoE) with and without the
+// HDLC address/control bytes and with a compressed protocol field reach
+// the same TCP segment as the Ethernet frame they were cut from.
+func TestDecodePPP(t *testing.T) {
+	eth4, eth6 := samplePackets(t)
+	var want4, want6 Decoded
+	if DecodePacket(LinkEthernet, eth4, &want4) != SkipNone || DecodePacket(LinkEthernet, eth6, &want6) != SkipNone {
+		t.Fatal("samples do not decode")
+	}
+	ip4, ip6 := eth4[14:], eth6[14:]
+	pppoe := func(proto []byte, ip []byte) []byte {
+		return cat(eth4[:12], []byte{0x88, 0x64, 0x11, 0, 0, 1, 0, byte(len(ip) + 2)}, proto, ip)
+	}
+	tests := []struct {
+		name string
+		link LinkType
+		data []byte
+		want *Decoded
+		skip SkipReason
+	}{
+		{"ppp v4", LinkPPP, cat([]byte{0xff, 0x03, 0x00, 0x21}, ip4), &want4, SkipNone},
+		{"ppp v6", LinkPPP, cat([]byte{0xff, 0x03, 0x00, 0x57}, ip6), &want6, SkipNone},
+		{"ppp no address/control", LinkPPP, cat([]byte{0x00, 0x21}, ip4), &want4, SkipNone},
+		{"ppp compressed protocol", LinkPPP, cat([]byte{0x21}, ip4), &want4, SkipNone},
+		{"ppp hdlc", LinkPPPHDLC, cat([]byte{0xff, 0x03, 0x00, 0x57}, ip6), &want6, SkipNone},
+		{"pppoe v4", LinkEthernet, pppoe([]byte{0x00, 0x21}, ip4), &want4, SkipNone},
+		{"ppp lcp", LinkPPP, []byte{0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4}, nil, SkipNotIP},
+		{"ppp empty", LinkPPP, []byte{0xff, 0x03}, nil, SkipTruncated},
+		{"ppp cut protocol", LinkPPP, []byte{0x00}, nil, SkipTruncated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d Decoded
+			r := DecodePacket(tt.link, tt.data, &d)
+			if r != tt.skip {
+				t.Fatalf("skip %v, want %v", r, tt.skip)
+			}
+			if tt.want != nil && (d.Src != tt.want.Src || d.Dst != tt.want.Dst || d.SrcPort != tt.want.SrcPort ||
+				d.Seq != tt.want.Seq || !bytes.Equal(d.Payload, tt.want.Payload)) {
+				t.Errorf("decoded %v:%d → %v seq %d, want %v:%d → %v", d.Src, d.SrcPort, d.Dst, d.Seq, tt.want.Src, tt.want.SrcPort, tt.want.Dst)
+			}
+		})
+	}
+	if LinkPPP.String() != "PPP" || LinkPPPHDLC.String() != "PPP_HDLC" {
+		t.Error("PPP link type names")
+	}
+}

@@ -21,11 +21,13 @@ type LinkType uint32
 const (
 	LinkNull      LinkType = 0   // BSD loopback: 4-byte address family in the writer's byte order
 	LinkEthernet  LinkType = 1   // Ethernet II, with 802.1Q / 802.1ad tags
+	LinkPPP       LinkType = 9   // PPP, with or without the HDLC address and control bytes
 	LinkRawDLT12  LinkType = 12  // DLT_RAW as most BSDs and Linux number it: raw IPv4 or IPv6
 	LinkRawDLT14  LinkType = 14  // DLT_RAW as OpenBSD numbers it: raw IPv4 or IPv6
 	LinkRaw       LinkType = 101 // LINKTYPE_RAW: raw IPv4 or IPv6
 	LinkLoop      LinkType = 108 // OpenBSD loopback: 4-byte address family, network byte order
 	LinkLinuxSLL  LinkType = 113 // Linux cooked capture v1 (16-byte header)
+	LinkPPPHDLC   LinkType = 50  // PPP in HDLC-like framing (RFC 1662)
 	LinkIPv4      LinkType = 228 // raw IPv4
 	LinkIPv6      LinkType = 229 // raw IPv6
 	LinkLinuxSLL2 LinkType = 276 // Linux cooked capture v2 (20-byte header)
@@ -42,6 +44,10 @@ func (l LinkType) String() string {
 		return "RAW"
 	case LinkLoop:
 		return "LOOP"
+	case LinkPPP:
+		return "PPP"
+	case LinkPPPHDLC:
+		return "PPP_HDLC"
 	case LinkLinuxSLL:
 		return "LINUX_SLL"
 	case LinkIPv4:
