@@ -86,7 +86,7 @@ func TestJA3(t *testing.T) {
 func TestStrings(t *testing.T) {
 	for _, tt := range []struct{ got, want string }{
 		{VersionSSL30.String(), "SSL 3.0"}, {VersionTLS13.String(), "TLS 1.3"}, {VersionSSL20.String(), "SSL 2.0"},
-		{Version(0x3a3a).String(), "GREASE"}, {Version(0x7f17).String(), "0x7f17"},
+		{Version(0x3a3a).String(), "GREASE"}, {Version(0x7f17).String(), "TLS 1.3 draft 23"}, {Version(0x7e01).String(), "0x7e01"},
 		{AlertHandshakeFailure.String(), "handshake_failure"}, {AlertUnrecognizedName.String(), "unrecognized_name"},
 		{AlertDescription(200).String(), "unknown(200)"}, {AlertNoApplicationProtocol.String(), "no_application_protocol"},
 		{TLS_AES_128_GCM_SHA256.String(), "TLS_AES_128_GCM_SHA256"},

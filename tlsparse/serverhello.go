@@ -60,20 +60,31 @@ func ParseServerHello(body []byte, sh *ServerHello) error {
 		return ErrIncomplete
 	}
 	sh.IsHRR = bytes.Equal(sh.Random, helloRetryRandom[:])
-	var sub cursor
-	if !c.vec8(&sub) {
-		return ErrIncomplete
-	}
-	if len(sub.b) > 32 {
-		return perr("server_hello session_id", sub.off-1, "longer than 32 bytes")
-	}
-	sh.SessionID = sub.b
-	if !c.u16(&v) {
-		return ErrIncomplete
-	}
-	sh.CipherSuite = CipherSuite(v)
-	if !c.u8(&sh.Compression) {
-		return ErrIncomplete
+	if isEarlyDraft13(sh.LegacyVersion) {
+		// TLS 1.3 drafts before 22 (Chrome 55-64, Firefox 52-57): the
+		// version itself, no session id, no compression method
+		// (draft-ietf-tls-tls13-21, section 4.1.3).
+		sh.SelectedVersion = sh.LegacyVersion
+		if !c.u16(&v) {
+			return ErrIncomplete
+		}
+		sh.CipherSuite = CipherSuite(v)
+	} else {
+		var sub cursor
+		if !c.vec8(&sub) {
+			return ErrIncomplete
+		}
+		if len(sub.b) > 32 {
+			return perr("server_hello session_id", sub.off-1, "longer than 32 bytes")
+		}
+		sh.SessionID = sub.b
+		if !c.u16(&v) {
+			return ErrIncomplete
+		}
+		sh.CipherSuite = CipherSuite(v)
+		if !c.u8(&sh.Compression) {
+			return ErrIncomplete
+		}
 	}
 	if c.empty() {
 		return nil
@@ -168,3 +179,7 @@ func serverHelloQuick(body []byte) (hrr bool, v Version) {
 	}
 	return hrr, v
 }
+
+// isEarlyDraft13 reports whether v is a TLS 1.3 draft version (0x7fNN)
+// older than draft 22, whose ServerHello has the draft layout.
+func isEarlyDraft13(v Version) bool { return v>>8 == 0x7f && v&0xff < 22 }

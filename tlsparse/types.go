@@ -41,6 +41,9 @@ func (v Version) String() string {
 	if IsGREASE(uint16(v)) {
 		return "GREASE"
 	}
+	if v>>8 == 0x7f {
+		return draftNames[v&0xff]
+	}
 	return hex4(uint16(v))
 }
 
@@ -399,3 +402,11 @@ func (e ExtensionType) String() string {
 	}
 	return hex4(uint16(e))
 }
+
+// draftNames spells TLS 1.3 draft versions (0x7fNN) without allocating.
+var draftNames = func() (n [256]string) {
+	for i := range n {
+		n[i] = "TLS 1.3 draft " + strconv.Itoa(i)
+	}
+	return n
+}()
