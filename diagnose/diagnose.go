@@ -83,6 +83,13 @@ func Diagnose(h *capture.Handshake) []Finding {
 	}
 	d := diag{h: h}
 	d.run()
+	if d.isQUIC() {
+		// nginx (and the other proxies) do not speak QUIC to upstreams:
+		// their TLS-over-TCP error-log lines would be false here.
+		for i := range d.fs {
+			d.fs[i].NginxLog = ""
+		}
+	}
 	return d.fs
 }
 
@@ -228,8 +235,11 @@ func levelWord(l uint8) string {
 // alertEvidence: "server sent fatal alert handshake_failure (40) in packet 6, 0.4 ms after the ClientHello".
 func (d *diag) alertEvidence(a *capture.AlertRecord) string {
 	s := a.Sender.String() + " sent " + levelWord(a.Level) + " alert " + alertLabel(a.Code)
-	if a.Encrypted {
+	switch {
+	case a.Encrypted:
 		s = a.Sender.String() + " sent an encrypted alert"
+	case d.isQUIC():
+		s = d.quicAlertEvidence(a)
 	}
 	if a.Packet > 0 {
 		s += " in packet " + strconv.FormatUint(a.Packet, 10)
@@ -283,12 +293,18 @@ func (d *diag) missingSNI(a *capture.AlertRecord) {
 	var how, log string
 	switch {
 	case a != nil:
-		how = "the server refused it with a fatal " + alertLabel(a.Code) + " alert"
+		how = "the server refused it with " + d.alertWords(a)
 		ev = append(ev, d.alertEvidence(a))
 		log = nginxAlertLog(a.Code)
 		if a.Code == 80 {
 			ev = append(ev, "internal_error (80) before any ServerHello is what Go crypto/tls servers (Caddy) send when no certificate matches an absent name")
 		}
+	case d.isQUIC() && (h.Outcome == capture.OutcomeServerReset || h.Outcome == capture.OutcomeServerClosed):
+		how = "the server closed the connection with " + d.quicCloseWords()
+		ev = append(ev, d.quicCloseEvidence(capture.SideServer))
+	case d.isQUIC():
+		how = "the server never answered (no Initial packet)"
+		ev = append(ev, d.quicNoAnswer()...)
 	case h.Outcome == capture.OutcomeServerReset:
 		how = "the server reset the connection (RST)"
 		ev = append(ev, "server sent RST"+d.since(h.FirstAnswerTime))
@@ -376,7 +392,7 @@ func (d *diag) unknownName(a *capture.AlertRecord) {
 	d.add(Finding{
 		ID:       UnknownName,
 		Severity: SeverityError,
-		Summary:  "The server does not serve the name " + strconv.Quote(h.ServerName) + " and refused it with a fatal unrecognized_name (112) alert before any ServerHello; send a name the upstream has a certificate for.",
+		Summary:  "The server does not serve the name " + strconv.Quote(h.ServerName) + " and refused it with " + d.alertWords(a) + " before any ServerHello; send a name the upstream has a certificate for.",
 		Evidence: ev,
 		Hint:     "the upstream does not serve that name: check `proxy_ssl_name` (nginx) or the SNI your client sends",
 		Hints: []Hint{
@@ -401,7 +417,7 @@ func (d *diag) noSharedCipher(a *capture.AlertRecord) {
 	d.add(Finding{
 		ID:       NoSharedCipher,
 		Severity: SeverityError,
-		Summary:  "The server refused the ClientHello with a fatal handshake_failure (40) alert before any ServerHello although SNI was present, which means no shared cipher suite, group or signature algorithm (or no certificate for that name).",
+		Summary:  "The server refused the ClientHello with " + d.alertWords(a) + " before any ServerHello although SNI was present, which means no shared cipher suite, group or signature algorithm (or no certificate for that name).",
 		Evidence: ev,
 		Hint:     "align the cipher/group lists: nginx `proxy_ssl_ciphers`, HAProxy `ciphers`/`ciphersuites` on the server line; check the upstream's certificate for that name",
 		Hints: []Hint{
@@ -489,7 +505,7 @@ func (d *diag) versionRefused(a *capture.AlertRecord) {
 	d.add(Finding{
 		ID:       VersionMismatch,
 		Severity: SeverityError,
-		Summary:  "The server accepts none of the TLS versions the client offered (" + offered + ") and refused the hello with a fatal " + alertLabel(a.Code) + " alert; enable a version both sides support.",
+		Summary:  "The server accepts none of the TLS versions the client offered (" + offered + ") and refused the hello with " + d.alertWords(a) + "; enable a version both sides support.",
 		Evidence: ev,
 		Hint:     versionHint,
 		Hints:    slices.Clone(versionHints),
@@ -515,7 +531,7 @@ func (d *diag) clientRefusedVersion(a *capture.AlertRecord) {
 	d.add(Finding{
 		ID:       VersionMismatch,
 		Severity: SeverityError,
-		Summary:  "The server chose " + v + ", which the client does not accept, and the client aborted with a fatal " + alertLabel(a.Code) + " alert; upgrade the server or widen the client's versions.",
+		Summary:  "The server chose " + v + ", which the client does not accept, and the client aborted with " + d.alertWords(a) + "; upgrade the server or widen the client's versions.",
 		Evidence: ev,
 		Hint:     versionHint,
 		Hints:    slices.Clone(versionHints),
@@ -584,7 +600,7 @@ func (d *diag) untrusted(a *capture.AlertRecord) {
 	d.add(Finding{
 		ID:       UntrustedCertificate,
 		Severity: SeverityError,
-		Summary:  "The client aborted the handshake with a fatal " + alertLabel(a.Code) + " alert because " + certWhy[a.Code] + "; fix the certificate or the client's trust store.",
+		Summary:  "The client aborted the handshake with " + d.alertWords(a) + " because " + certWhy[a.Code] + "; fix the certificate or the client's trust store.",
 		Evidence: ev,
 		Hint:     hint,
 		Hints: []Hint{
@@ -609,6 +625,8 @@ func (d *diag) clientRefused(a *capture.AlertRecord) {
 	switch {
 	case a == nil:
 		ev = append(ev, "the alert itself was not captured")
+	case a.Encrypted && d.isQUIC():
+		ev = append(ev, d.alertEvidence(a))
 	case a.Encrypted:
 		ev = append(ev, d.alertEvidence(a)+" and no request",
 			"Go clients encrypt their certificate alerts (bad_certificate) in TLS 1.3: ServerHello, one encrypted record, FIN")
@@ -620,7 +638,7 @@ func (d *diag) clientRefused(a *capture.AlertRecord) {
 			{"curl", "pass `--cacert <ca.pem>`"},
 		}
 	default:
-		summary = "The client aborted the handshake with a fatal " + alertLabel(a.Code) + " alert after the server's answer; compare the client's TLS settings with what the server sent."
+		summary = "The client aborted the handshake with " + d.alertWords(a) + " after the server's answer; compare the client's TLS settings with what the server sent."
 		ev = append(ev, d.alertEvidence(a))
 	}
 	d.add(Finding{
@@ -671,7 +689,7 @@ func (d *diag) serverRefusedAlert(a *capture.AlertRecord) {
 	d.add(Finding{
 		ID:       ServerRefused,
 		Severity: SeverityError,
-		Summary:  "The server aborted the handshake with a fatal " + alertLabel(a.Code) + " alert.",
+		Summary:  "The server aborted the handshake with " + d.alertWords(a) + ".",
 		Evidence: ev,
 		Hint:     hint,
 		NginxLog: nginxAlertLog(a.Code),
@@ -686,10 +704,18 @@ func (d *diag) serverDropped() {
 		what, log = "FIN", "peer closed connection in SSL handshake while SSL handshaking to upstream"
 	}
 	summary := "The server closed the connection (" + what + ") right after the ClientHello without any TLS answer; it refuses this hello or is not a TLS server."
-	if h.ServerHelloSeen {
+	switch {
+	case d.isQUIC() && h.ServerHelloSeen:
+		ev = append(ev, "server sent a ServerHello, then closed the connection before the handshake finished", d.quicCloseEvidence(capture.SideServer))
+		summary = "The server closed the connection with " + d.quicCloseWords() + " in the middle of the handshake, after its ServerHello; check the server's log for the reason."
+	case d.isQUIC():
+		ev = append(ev, d.quicCloseEvidence(capture.SideServer)+d.since(h.FirstAnswerTime))
+		ev = noServerHello(ev)
+		summary = "The server closed the connection with " + d.quicCloseWords() + " right after the ClientHello without any TLS answer; it refuses this hello."
+	case h.ServerHelloSeen:
 		ev = append(ev, "server sent a ServerHello, then "+what+" before the handshake finished")
 		summary = "The server closed the connection (" + what + ") in the middle of the handshake, after its ServerHello; check the server's log for the reason."
-	} else {
+	default:
 		ev = append(ev, "server sent "+what+" with no TLS answer"+d.since(h.FirstAnswerTime))
 		ev = noServerHello(ev)
 	}
@@ -706,6 +732,16 @@ func (d *diag) serverDropped() {
 func (d *diag) noResponse() {
 	h := d.h
 	ev := d.helloEvidence()
+	if d.isQUIC() {
+		d.add(Finding{
+			ID:       NoResponse,
+			Severity: SeverityError,
+			Summary:  "The server sent no Initial packet in answer to the ClientHello within the timeout; the client will time out (browsers then fall back to HTTP/2 or HTTP/1.1).",
+			Evidence: append(ev, d.quicNoAnswer()...),
+			Hint:     "check that firewalls pass UDP to this port and that a QUIC (HTTP/3) server listens on it",
+		})
+		return
+	}
 	ev = append(ev, "no answer from the server"+waited(h))
 	ev = append(ev, "the TCP connection was open (the ClientHello went over it), so the port accepts connections but nothing answered the hello")
 	d.add(Finding{
@@ -720,7 +756,8 @@ func (d *diag) noResponse() {
 
 func (d *diag) closedAfterHandshake() {
 	h := d.h
-	if h.ClientDataSent || h.EndedBy != capture.SideClient || !(h.ClientFIN || h.ClientRST) {
+	if h.ClientDataSent || h.EndedBy != capture.SideClient || !(h.ClientFIN || h.ClientRST) || d.isQUIC() {
+		// A QUIC client's close after the handshake is encrypted: not seen.
 		return
 	}
 	ev := d.helloEvidence()
