@@ -52,9 +52,9 @@ type Pipeline struct {
 	skipped        [32]atomic.Uint64
 }
 
-// Rounds: every roundPackets packets, or roundTime of packet time, the
-// reader hands each worker its batch, and collects what the workers
-// decided. Small enough to keep live records prompt, large enough that the
+// Rounds: every roundPackets packets (and, live, every roundTime of packet
+// time) the reader hands each worker its batch, and collects what the
+// workers decided. Small enough to keep live records prompt, large enough that the
 // hand-over costs nothing next to the packets.
 const (
 	roundPackets = 1024
@@ -239,7 +239,9 @@ func (pl *Pipeline) Packet(p *Packet) {
 			it.p.Data = b.arena[off:len(b.arena):len(b.arena)]
 		}
 	}
-	if pl.inRound >= roundPackets || p.TS-pl.roundTS >= roundTime {
+	// Live records come out within a round's packet time; files only need
+	// rounds large enough to make the hand-over cheap.
+	if pl.inRound >= roundPackets || !pl.ordered && p.TS-pl.roundTS >= roundTime {
 		pl.endRound(false)
 	}
 }
@@ -388,6 +390,7 @@ func (pl *Pipeline) Stats() TrackerStats {
 		s.NonTLSFlows += ws.NonTLSFlows
 		s.Handshakes += ws.Handshakes
 		s.Ambiguous += ws.Ambiguous
+		s.QUICUndecryptable += ws.QUICUndecryptable
 		for k, v := range ws.Skipped {
 			s.Skipped[k] += v
 		}
