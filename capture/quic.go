@@ -115,8 +115,17 @@ func (c *quicConn) reset() {
 }
 
 // QUICUndecryptable returns the number of packets that looked like QUIC
-// Initial packets of a new connection but did not authenticate.
+// Initial packets but did not authenticate (or were malformed): those of
+// no known connection plus those counted in a record's
+// QUICInfo.Undecryptable. It is TrackerStats.QUICUndecryptable.
 func (t *Tracker) QUICUndecryptable() uint64 { return t.quic.undecryptable.Load() }
+
+// quicUndecryptable counts a packet of connection c that did not decrypt,
+// in its record and in the tracker's total.
+func (t *Tracker) quicUndecryptable(c *quicConn) {
+	c.info.Undecryptable++
+	t.quic.undecryptable.Add(1)
+}
 
 // quicPacket handles a UDP datagram of a flow that is not decided yet (f
 // is nil when the 4-tuple has no entry).
@@ -272,7 +281,7 @@ func (t *Tracker) quicDatagram(f *flow, a *active, c *quicConn, dir int, b []byt
 			if len(b) < 20 && allZero(b) {
 				return // padding after the last packet (not a packet)
 			}
-			c.info.Undecryptable++
+			t.quicUndecryptable(c)
 			return
 		}
 		switch h.Type {
@@ -290,7 +299,7 @@ func (t *Tracker) quicDatagram(f *flow, a *active, c *quicConn, dir int, b []byt
 				c.info.RetryDCID = append([]byte(nil), h.SCID...)
 				a.hist(dir, 'V')
 			} else {
-				c.info.Undecryptable++
+				t.quicUndecryptable(c)
 			}
 			return
 		case quic.PacketInitial:
@@ -319,7 +328,7 @@ func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pk
 		// RFC 9001 §5.2: after a Retry the client's Initial keys come
 		// from the connection ID the server chose.
 		if err := c.keys.Derive(c.keys.Version, h.DCID); err != nil {
-			c.info.Undecryptable++
+			t.quicUndecryptable(c)
 			return
 		}
 		c.rekeyed = true
@@ -331,7 +340,7 @@ func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pk
 	}
 	payload, pn, err := keys.Open(q.plain, pkt, h, c.largest[side])
 	if err != nil {
-		c.info.Undecryptable++
+		t.quicUndecryptable(c)
 		return
 	}
 	c.largest[side] = max(c.largest[side], pn)
@@ -345,7 +354,7 @@ func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pk
 	for len(payload) > 0 {
 		rest, err := quic.NextFrame(payload, fr)
 		if err != nil {
-			c.info.Undecryptable++
+			t.quicUndecryptable(c)
 			break
 		}
 		payload = rest

@@ -111,3 +111,64 @@ func TestQUICGarbage(t *testing.T) {
 		t.Fatal("corrupted Initials were not counted")
 	}
 }
+
+// TestQUICUndecryptableStats corrupts one Initial packet of a real QUIC
+// handshake (the server's CONNECTION_CLOSE, or the client's first Initial)
+// and checks that it is counted in the record, in TrackerStats and in the
+// sum a Pipeline of several workers reports.
+func TestQUICUndecryptableStats(t *testing.T) {
+	ps := readQUICSample(t, "quic-go-unknown-name.pcap")
+	for _, tc := range []struct {
+		name      string
+		corrupt   int // index of the packet whose AEAD tag is broken, -1 none
+		records   int
+		perRecord int // QUICInfo.Undecryptable of the record
+		total     uint64
+	}{
+		{"none", -1, 1, 0, 0},
+		{"server close", len(ps) - 1, 1, 1, 1},
+		// Without the client's first Initial there is no connection: the
+		// packet fails the probe, and so do the server's Initials, whose
+		// keys come from a DCID never seen.
+		{"client hello", 0, 0, 0, uint64(len(ps))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var feed []*Packet
+			for i, p := range ps {
+				cp := *p
+				cp.Data = append([]byte(nil), p.Data...)
+				if i == tc.corrupt {
+					cp.Data[len(cp.Data)-5] ^= 0xff
+				}
+				feed = append(feed, &cp)
+			}
+			var got []*Handshake
+			tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+			for _, p := range feed {
+				tr.Packet(p)
+			}
+			tr.Flush()
+			if len(got) != tc.records {
+				t.Fatalf("%d records, want %d", len(got), tc.records)
+			}
+			if tc.records > 0 && got[0].QUIC.Undecryptable != tc.perRecord {
+				t.Errorf("record counts %d undecryptable, want %d", got[0].QUIC.Undecryptable, tc.perRecord)
+			}
+			if st := tr.Stats(); st.QUICUndecryptable != tc.total || tr.QUICUndecryptable() != tc.total {
+				t.Errorf("tracker stats %d (QUICUndecryptable() %d), want %d", st.QUICUndecryptable, tr.QUICUndecryptable(), tc.total)
+			}
+			for _, workers := range []int{0, 3} {
+				n := 0
+				pl := NewPipeline(Config{Emit: func(*Handshake) { n++ }}, workers, true)
+				for _, p := range feed {
+					pl.Packet(p)
+				}
+				pl.Flush()
+				if st := pl.Stats(); st.QUICUndecryptable != tc.total || n != tc.records {
+					t.Errorf("pipeline of %d workers: stats %d, want %d; %d records", workers, st.QUICUndecryptable, tc.total, n)
+				}
+				pl.Close()
+			}
+		})
+	}
+}

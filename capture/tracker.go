@@ -96,6 +96,9 @@ type TrackerStats struct {
 	NonTLSFlows   uint64            // flows whose first bytes were not a ClientHello
 	Handshakes    uint64            // records emitted
 	Ambiguous     uint64            // retransmissions that disagreed with earlier bytes
+	// QUICUndecryptable counts UDP packets that looked like QUIC Initial
+	// packets but did not authenticate or were malformed.
+	QUICUndecryptable uint64
 }
 
 // flow states
@@ -263,6 +266,7 @@ func (t *Tracker) Stats() TrackerStats {
 		Skipped:       map[string]uint64{},
 		Evicted:       map[string]uint64{},
 	}
+	s.QUICUndecryptable = t.quic.undecryptable.Load()
 	for _, r := range SkipReasons() {
 		if n := t.skipped[int(r)%len(t.skipped)].Load(); n > 0 {
 			s.Skipped[r.String()] = n

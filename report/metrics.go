@@ -155,10 +155,11 @@ var (
 	descEvicted  = prometheus.NewDesc(Namespace+"_flows_evicted_total", "Flows evicted from the table before their outcome was known, by reason.", []string{"reason"}, nil)
 	descSkipped  = prometheus.NewDesc(Namespace+"_packets_skipped_total", "Packets not analysed, by reason.", []string{"reason"}, nil)
 	descBuffered = prometheus.NewDesc(Namespace+"_reassembly_buffered_bytes", "Bytes held by TCP reassembly now.", nil, nil)
+	descQUICBad  = prometheus.NewDesc(Namespace+"_quic_undecryptable_packets_total", "UDP packets that looked like QUIC Initial packets but did not authenticate or were malformed.", nil, nil)
 )
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descKRecv, descKDrop, descTracked, descEvicted, descSkipped, descBuffered} {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descKRecv, descKDrop, descTracked, descEvicted, descSkipped, descBuffered, descQUICBad} {
 		ch <- d
 	}
 }
@@ -174,6 +175,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descKDrop, prometheus.CounterValue, float64(st.KernelDropped))
 	ch <- prometheus.MustNewConstMetric(descTracked, prometheus.GaugeValue, float64(st.FlowsTracked))
 	ch <- prometheus.MustNewConstMetric(descBuffered, prometheus.GaugeValue, float64(st.BufferedBytes))
+	ch <- prometheus.MustNewConstMetric(descQUICBad, prometheus.CounterValue, float64(st.QUICUndecryptable))
 	for r, n := range reasonLabels(st.Evicted) {
 		ch <- prometheus.MustNewConstMetric(descEvicted, prometheus.CounterValue, float64(n), r)
 	}

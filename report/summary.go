@@ -30,6 +30,9 @@ type Stats struct {
 	// bytes held by TCP reassembly now.
 	FlowsTracked  uint64
 	BufferedBytes uint64
+	// QUICUndecryptable counts UDP packets that looked like QUIC Initial
+	// packets but did not authenticate or were malformed.
+	QUICUndecryptable uint64
 }
 
 // MaxSummaryServers bounds the per-server table of a Summary; handshakes to
@@ -240,6 +243,9 @@ func (s *Summary) Write(w io.Writer, st Stats) error {
 			pct = 100 * float64(st.KernelDropped) / float64(st.KernelReceived)
 		}
 		fmt.Fprintf(&b, "  kernel: received %d, dropped %d (%.2f%%)\n", st.KernelReceived, st.KernelDropped, pct)
+	}
+	if st.QUICUndecryptable > 0 {
+		fmt.Fprintf(&b, "  QUIC: %d undecryptable Initial packets\n", st.QUICUndecryptable)
 	}
 	writeReasons(&b, "skipped packets", st.Skipped)
 	writeReasons(&b, "evicted flows", st.Evicted)

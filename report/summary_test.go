@@ -94,3 +94,21 @@ func TestSummaryTransports(t *testing.T) {
 		t.Errorf("summary lacks the transport counts:\n%s", buf.String())
 	}
 }
+
+// TestSummaryQUICUndecryptable: the count of QUIC packets that did not
+// decrypt is printed when non-zero, and only then.
+func TestSummaryQUICUndecryptable(t *testing.T) {
+	for _, tc := range []struct {
+		n    uint64
+		want string
+	}{{0, ""}, {3, "  QUIC: 3 undecryptable Initial packets\n"}} {
+		var buf bytes.Buffer
+		if err := NewSummary().Write(&buf, Stats{Packets: 5, QUICUndecryptable: tc.n}); err != nil {
+			t.Fatal(err)
+		}
+		got := buf.String()
+		if tc.want == "" && strings.Contains(got, "undecryptable") || tc.want != "" && !strings.Contains(got, tc.want) {
+			t.Errorf("QUICUndecryptable %d: summary\n%s\nwant %q", tc.n, got, tc.want)
+		}
+	}
+}

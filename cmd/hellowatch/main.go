@@ -579,6 +579,7 @@ func (r *runner) stats() report.Stats {
 		KernelReceived: ss.Received, KernelDropped: ss.Dropped + ss.IfDropped,
 		Duration:     time.Since(r.start),
 		FlowsTracked: ts.FlowsTracked, BufferedBytes: ts.BufferedBytes,
+		QUICUndecryptable: ts.QUICUndecryptable,
 	}
 }
 
