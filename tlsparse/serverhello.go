@@ -156,13 +156,22 @@ func serverHelloQuick(body []byte) (hrr bool, v Version) {
 	c := cursor{b: body}
 	var rnd []byte
 	var ok bool
-	if !c.skip(2) {
+	var legacy uint16
+	if !c.u16(&legacy) {
 		return false, 0
 	}
 	if rnd, ok = c.bytes(32); !ok {
 		return false, 0
 	}
 	hrr = bytes.Equal(rnd, helloRetryRandom[:])
+	if isEarlyDraft13(Version(legacy)) {
+		// The draft layout carries the version itself (and ciphertext
+		// follows it as in TLS 1.3).
+		if !c.skip(2) {
+			return hrr, 0
+		}
+		return hrr, Version(legacy)
+	}
 	var sub, exts cursor
 	if !c.vec8(&sub) || !c.skip(3) || !c.vec16(&exts) {
 		return hrr, 0
