@@ -28,6 +28,8 @@ type active struct {
 	sessionIDLen  int
 	clientEncRecs int // encrypted records from the client
 	tls13         bool
+	sslv2         bool // the server answered with an SSLv2 SERVER-HELLO
+	sslv2Recs     int  // SSLv2 records from the client after it
 	decided       bool
 	lastDir       int
 	lastCT        [2]tlsparse.ContentType // content type of each direction's current record
@@ -667,6 +669,21 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 	if len(a.his) == 0 || a.his[len(a.his)-1] != 'Q' {
 		a.hist(h.dir, 'Q')
 	}
+	if a.sslv2 {
+		// SSL 2.0 after the SERVER-HELLO: the client's CLIENT-MASTER-KEY
+		// (it accepted the server's answer), its CLIENT-FINISHED, then data.
+		// A record shorter than a CLIENT-MASTER-KEY's fixed fields (10
+		// bytes) is a cleartext ERROR message (3 bytes): no acceptance.
+		a.sslv2Recs++
+		switch {
+		case a.f.state == stHandshake && length >= 10:
+			t.establish(a.f)
+		case a.f.state == stPost && a.sslv2Recs >= 3:
+			a.h.ClientDataSent = true
+			t.decide(a.f, OutcomeEstablished)
+		}
+		return
+	}
 	switch a.f.state {
 	case stHandshake:
 		if a.tls13 && a.h.ServerHelloSeen {
@@ -729,6 +746,30 @@ func (h *dirHandler) SSLv2ClientHello(body []byte) {
 		a.h.ClientVersions = []string{t.v2.Version.String()}
 		a.h.CipherCount = len(t.v2.CipherSpecs)
 	}
+}
+
+// SSLv2ServerHello implements tlsparse.Handler: the server answered in SSL
+// 2.0 (draft-hickman-netscape-ssl-00). SSLv2 has no TLS alerts (only ERROR
+// messages, in the clear before the keys exist); the handshake counts as
+// established when the client goes on with its CLIENT-MASTER-KEY, and the
+// flow's end or the post-handshake timeout finishes the record.
+func (h *dirHandler) SSLv2ServerHello(body []byte) {
+	a := h.a
+	if a.decided || a.client < 0 || h.dir == a.client || a.h.ServerHelloSeen {
+		return
+	}
+	a.h.ServerRecords++
+	a.hist(h.dir, 'S')
+	var sh tlsparse.SSLv2ServerHello
+	if tlsparse.ParseSSLv2ServerHello(body, &sh) != nil {
+		return // as a TLS ServerHello that does not parse: only its letter
+	}
+	a.h.ServerHelloSeen = true
+	a.h.VersionCode = uint16(tlsparse.VersionSSL20)
+	a.h.Version = tlsparse.VersionSSL20.String()
+	a.sslv2 = true
+	// The client's next records are SSLv2 records too.
+	a.st[a.client].SetSSLv2()
 }
 
 // establish moves a flow to the post-handshake watch.

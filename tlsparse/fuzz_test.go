@@ -47,6 +47,9 @@ func FuzzStream(f *testing.F) {
 		f.Add(b, uint8(7))
 	}
 	f.Add([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"), uint8(1))
+	if _, server := sslv2StreamsOK(); server != nil {
+		f.Add(server, uint8(5)) // SSLv2 SERVER-HELLO, then SSLv2 records
+	}
 	f.Add([]byte{20, 3, 3, 0, 1, 1, 21, 3, 3, 0, 2, 2, 40, 22, 3, 3, 0, 4, 1, 0, 0, 0}, uint8(3))
 	f.Fuzz(func(t *testing.T, b []byte, chunk uint8) {
 		whole, _, werr := feedChunks(b, func() int { return len(b) + 1 })

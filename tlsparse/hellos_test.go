@@ -224,6 +224,7 @@ func (h *nopHandler) ChangeCipherSpec()                   {}
 func (h *nopHandler) ApplicationData(n int, _ bool)       { h.n += n }
 func (h *nopHandler) NotTLS([]byte)                       {}
 func (h *nopHandler) SSLv2ClientHello([]byte)             {}
+func (h *nopHandler) SSLv2ServerHello([]byte)             {}
 
 func TestStreamZeroAlloc(t *testing.T) {
 	c, s := transcript(t, &testTLS12Client, testTLSServer())

@@ -48,6 +48,12 @@ type Handler interface {
 	// ClientHello record (after its 2-byte 0x80 header); see
 	// [ParseSSLv2ClientHello].
 	SSLv2ClientHello(body []byte)
+	// SSLv2ServerHello is called with the body of an SSLv2 SERVER-HELLO
+	// record (after its 2-byte header) that starts a stream; see
+	// [ParseSSLv2ServerHello]. The direction's later records are SSLv2
+	// records: each is reported with ApplicationData(length, true) and
+	// not parsed (the client's CLIENT-MASTER-KEY, then ciphertext).
+	SSLv2ServerHello(body []byte)
 }
 
 type streamState uint8
@@ -57,7 +63,7 @@ const (
 	stBody                      // inside a plaintext record body
 	stSkip                      // inside a ciphertext or opaque record body: skip bytes
 	stPeek                      // first handshake record after a CCS: deciding plaintext or ciphertext
-	stSSLv2                     // inside an SSLv2 ClientHello body
+	stSSLv2                     // inside an SSLv2 ClientHello or SERVER-HELLO body
 	stNotTLS                    // collecting the prefix of a non-TLS stream
 	stBroken                    // sticky error
 )
@@ -114,6 +120,9 @@ type Stream struct {
 
 	prefix  [NotTLSPrefixLen]byte
 	prefixN int
+
+	v2Server bool // the SSLv2 body being collected is a SERVER-HELLO
+	v2       bool // SSLv2 record framing: 2- or 3-byte headers, bodies skipped
 }
 
 // Encrypted reports whether the stream treats records as ciphertext.
@@ -124,6 +133,18 @@ func (s *Stream) Encrypted() bool { return s.encrypted }
 // flow tracker calls it for the client direction after a TLS 1.3 ServerHello.
 func (s *Stream) SetEncrypted() {
 	s.encrypted = true
+	s.tentative = false
+	s.resetHandshake()
+}
+
+// SetSSLv2 makes the stream read SSLv2 records from its next record header
+// on (draft-hickman-netscape-ssl-00: a 2-byte header with the high bit set,
+// or a 3-byte one with a padding length), each reported with
+// [Handler.ApplicationData](length, true) and skipped. A stream switches
+// itself after an SSLv2 SERVER-HELLO; the flow tracker calls it for the
+// client direction when the server answered that way.
+func (s *Stream) SetSSLv2() {
+	s.v2 = true
 	s.tentative = false
 	s.resetHandshake()
 }
@@ -230,6 +251,58 @@ func looksLikeSSLv2(b []byte) bool {
 	return true
 }
 
+// looksLikeSSLv2ServerHello reports whether b starts like an SSLv2
+// SERVER-HELLO record: a 2-byte header with the high bit set and a length
+// that holds at least the fixed fields and a 16-byte connection id, msg
+// type 4, a session-id-hit flag of 0 or 1 and a certificate type of 0 or 1
+// (X.509). It accepts a shorter b when its bytes so far fit.
+func looksLikeSSLv2ServerHello(b []byte) bool {
+	if len(b) > 0 && b[0]&0x80 == 0 {
+		return false
+	}
+	if len(b) > 1 && int(b[0]&0x7f)<<8|int(b[1]) < 11+16 {
+		return false
+	}
+	if len(b) > 2 && b[2] != sslv2MsgServerHello {
+		return false
+	}
+	if len(b) > 3 && b[3] > 1 {
+		return false
+	}
+	if len(b) > 4 && b[4] > 1 {
+		return false
+	}
+	return true
+}
+
+// v2Header takes one byte of an SSLv2 record header. A header with the
+// high bit set is 2 bytes (15-bit length), one without is 3 (14-bit length,
+// then the padding length, which the record length includes).
+func (s *Stream) v2Header(b byte, h Handler) {
+	s.hdr[s.hdrN] = b
+	s.hdrN++
+	s.pos++
+	var n int
+	if s.hdr[0]&0x80 != 0 {
+		if s.hdrN < 2 {
+			return
+		}
+		n = int(s.hdr[0]&0x7f)<<8 | int(s.hdr[1])
+	} else {
+		if s.hdrN < 3 {
+			return
+		}
+		n = int(s.hdr[0]&0x3f)<<8 | int(s.hdr[1])
+	}
+	s.hdrN = 0
+	s.records++
+	h.ApplicationData(n, true)
+	if n > 0 {
+		s.remain = n
+		s.state = stSkip
+	}
+}
+
 // Feed parses p and reports events to h. It returns nil while the stream is
 // fine, including when it waits for more bytes. Once the stream is broken it
 // returns a *ParseError, [ErrRecordTooLong], [ErrHandshakeTooLong] or
@@ -250,6 +323,11 @@ func (s *Stream) Feed(p []byte, h Handler) error {
 				return s.fail(ErrNotTLS)
 			}
 		case stHeader:
+			if s.v2 {
+				s.v2Header(p[0], h)
+				p = p[1:]
+				continue
+			}
 			if s.hdrN == 0 && len(p) >= 5 && s.records > 0 {
 				// fast path: whole header in p
 				copy(s.hdr[:], p[:5])
@@ -263,7 +341,7 @@ func (s *Stream) Feed(p []byte, h Handler) error {
 					s.hdr[s.hdrN] = b
 					var ok bool
 					if s.hdr[0]&0x80 != 0 {
-						ok = looksLikeSSLv2(s.hdr[:s.hdrN+1])
+						ok = looksLikeSSLv2(s.hdr[:s.hdrN+1]) || looksLikeSSLv2ServerHello(s.hdr[:s.hdrN+1])
 					} else {
 						ok = validHeaderByte(s.hdrN, b)
 					}
@@ -290,6 +368,7 @@ func (s *Stream) Feed(p []byte, h Handler) error {
 					s.hdrN = 0
 					s.records++
 					s.hsBuf = append(s.hsBuf[:0], s.hdr[2:5]...)
+					s.v2Server = s.hdr[2] == sslv2MsgServerHello
 					s.state = stSSLv2
 					continue
 				}
@@ -304,9 +383,15 @@ func (s *Stream) Feed(p []byte, h Handler) error {
 			s.pos += n
 			s.remain -= n
 			if s.remain == 0 {
-				h.SSLv2ClientHello(s.hsBuf)
-				s.hsBuf = s.hsBuf[:0]
 				s.state = stHeader
+				if s.v2Server {
+					// Everything after the SERVER-HELLO is SSLv2 records.
+					s.v2 = true
+					h.SSLv2ServerHello(s.hsBuf)
+				} else {
+					h.SSLv2ClientHello(s.hsBuf)
+				}
+				s.hsBuf = s.hsBuf[:0]
 			}
 		case stSkip:
 			n := min(len(p), s.remain)

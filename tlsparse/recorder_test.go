@@ -39,6 +39,10 @@ func (r *recorder) NotTLS(p []byte) {
 	r.notTLS = append([]byte(nil), p...)
 	fmt.Fprintf(&r.log, "N %q\n", p)
 }
+func (r *recorder) SSLv2ServerHello(b []byte) {
+	r.sslv2 = append([]byte(nil), b...)
+	fmt.Fprintf(&r.log, "4 %x\n", b)
+}
 func (r *recorder) SSLv2ClientHello(b []byte) {
 	r.sslv2 = append([]byte(nil), b...)
 	fmt.Fprintf(&r.log, "2 %x\n", b)

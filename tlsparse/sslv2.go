@@ -66,3 +66,82 @@ func ParseSSLv2ClientHello(body []byte, h *SSLv2Hello) error {
 	}
 	return nil
 }
+
+// SSLv2ServerHello is a parsed SSLv2 SERVER-HELLO
+// (draft-hickman-netscape-ssl-00, "Server Only Protocol Messages"): the
+// server's answer to an SSLv2 CLIENT-HELLO, the last handshake message
+// sent in the clear. Certificate, CipherSpecs and ConnectionID alias the
+// body.
+type SSLv2ServerHello struct {
+	// SessionIDHit is set when the server found the client's session id
+	// in its cache; the certificate and cipher specs are then empty.
+	SessionIDHit bool
+	// CertificateType is 1 (SSL_CT_X509_CERTIFICATE) for an X.509
+	// certificate.
+	CertificateType uint8
+	// Version is the server's version, 0x0002 for SSL 2.0.
+	Version Version
+	// Certificate is the server's certificate (DER for an X.509 one).
+	Certificate []byte
+	// CipherSpecs holds the 3-byte cipher specs the server supports, as
+	// on the wire; see [SSLv2ServerHello.CipherSpec]. Kept unsplit so
+	// that parsing does not allocate.
+	CipherSpecs []byte
+	// ConnectionID is the server's random connection id (16 to 32 bytes).
+	ConnectionID []byte
+}
+
+// NumCipherSpecs returns the number of cipher specs.
+func (h *SSLv2ServerHello) NumCipherSpecs() int { return len(h.CipherSpecs) / 3 }
+
+// CipherSpec returns the i-th cipher spec, 0 <= i < NumCipherSpecs.
+func (h *SSLv2ServerHello) CipherSpec(i int) uint32 {
+	b := h.CipherSpecs[3*i : 3*i+3]
+	return uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2])
+}
+
+// sslv2MsgServerHello is the SSLv2 message type of a SERVER-HELLO.
+const sslv2MsgServerHello = 4
+
+// ParseSSLv2ServerHello parses the body of an SSLv2 SERVER-HELLO record (the
+// bytes after the 2-byte record header, starting with msg type 4), as given
+// to [Handler.SSLv2ServerHello]. It resets h, aliases body and does not
+// allocate. The three length fields must account for the body exactly; a
+// body cut short gives [ErrIncomplete].
+func ParseSSLv2ServerHello(body []byte, h *SSLv2ServerHello) error {
+	*h = SSLv2ServerHello{}
+	c := cursor{b: body}
+	var typ, hit, certType uint8
+	var v, certLen, specLen, cidLen uint16
+	if !c.u8(&typ) || !c.u8(&hit) || !c.u8(&certType) || !c.u16(&v) ||
+		!c.u16(&certLen) || !c.u16(&specLen) || !c.u16(&cidLen) {
+		return ErrIncomplete
+	}
+	if typ != sslv2MsgServerHello {
+		return perr("sslv2 msg_type", 0, "not a server hello")
+	}
+	if specLen%3 != 0 {
+		return perr("sslv2 cipher_specs", 7, "length not a multiple of 3")
+	}
+	// The draft bounds the connection id like the client's challenge.
+	if cidLen < 16 || cidLen > 32 {
+		return perr("sslv2 connection_id", 9, "length not in 16..32")
+	}
+	h.SessionIDHit = hit != 0
+	h.CertificateType = certType
+	h.Version = Version(v)
+	var ok bool
+	if h.Certificate, ok = c.bytes(int(certLen)); !ok {
+		return ErrIncomplete
+	}
+	if h.CipherSpecs, ok = c.bytes(int(specLen)); !ok {
+		return ErrIncomplete
+	}
+	if h.ConnectionID, ok = c.bytes(int(cidLen)); !ok {
+		return ErrIncomplete
+	}
+	if !c.empty() {
+		return perr("sslv2 server_hello", c.off, "trailing bytes")
+	}
+	return nil
+}
