@@ -155,11 +155,12 @@ var (
 	descEvicted  = prometheus.NewDesc(Namespace+"_flows_evicted_total", "Flows evicted from the table before their outcome was known, by reason.", []string{"reason"}, nil)
 	descSkipped  = prometheus.NewDesc(Namespace+"_packets_skipped_total", "Packets not analysed, by reason.", []string{"reason"}, nil)
 	descBuffered = prometheus.NewDesc(Namespace+"_reassembly_buffered_bytes", "Bytes held by TCP reassembly now.", nil, nil)
+	descAmbig    = prometheus.NewDesc(Namespace+"_ambiguous_retransmissions_total", "TCP retransmissions whose bytes differed from the bytes first seen (the first copy is kept).", nil, nil)
 	descQUICBad  = prometheus.NewDesc(Namespace+"_quic_undecryptable_packets_total", "UDP packets that looked like QUIC Initial packets but did not authenticate or were malformed.", nil, nil)
 )
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descKRecv, descKDrop, descTracked, descEvicted, descSkipped, descBuffered, descQUICBad} {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descKRecv, descKDrop, descTracked, descEvicted, descSkipped, descBuffered, descQUICBad, descAmbig} {
 		ch <- d
 	}
 }
@@ -176,6 +177,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descTracked, prometheus.GaugeValue, float64(st.FlowsTracked))
 	ch <- prometheus.MustNewConstMetric(descBuffered, prometheus.GaugeValue, float64(st.BufferedBytes))
 	ch <- prometheus.MustNewConstMetric(descQUICBad, prometheus.CounterValue, float64(st.QUICUndecryptable))
+	ch <- prometheus.MustNewConstMetric(descAmbig, prometheus.CounterValue, float64(st.Ambiguous))
 	for r, n := range reasonLabels(st.Evicted) {
 		ch <- prometheus.MustNewConstMetric(descEvicted, prometheus.CounterValue, float64(n), r)
 	}

@@ -77,7 +77,7 @@ func TestMetricsStats(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := NewMetrics(reg, "dev")
 	m.SetStatsFunc(func() Stats {
-		return Stats{Packets: 10, Bytes: 2000, KernelReceived: 12, KernelDropped: 2, FlowsTracked: 3, BufferedBytes: 512, QUICUndecryptable: 7,
+		return Stats{Packets: 10, Bytes: 2000, KernelReceived: 12, KernelDropped: 2, FlowsTracked: 3, BufferedBytes: 512, QUICUndecryptable: 7, Ambiguous: 2,
 			Skipped: map[string]uint64{"not_tcp": 4, "Bad Reason!": 1}, Evicted: map[string]uint64{"table_full": 5}}
 	})
 	want := `
@@ -103,11 +103,14 @@ hellowatch_reassembly_buffered_bytes 512
 # HELP hellowatch_quic_undecryptable_packets_total UDP packets that looked like QUIC Initial packets but did not authenticate or were malformed.
 # TYPE hellowatch_quic_undecryptable_packets_total counter
 hellowatch_quic_undecryptable_packets_total 7
+# HELP hellowatch_ambiguous_retransmissions_total TCP retransmissions whose bytes differed from the bytes first seen (the first copy is kept).
+# TYPE hellowatch_ambiguous_retransmissions_total counter
+hellowatch_ambiguous_retransmissions_total 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"hellowatch_packets_total", "hellowatch_kernel_dropped_packets_total", "hellowatch_flows_tracked",
 		"hellowatch_packets_skipped_total", "hellowatch_flows_evicted_total", "hellowatch_reassembly_buffered_bytes",
-		"hellowatch_quic_undecryptable_packets_total"); err != nil {
+		"hellowatch_quic_undecryptable_packets_total", "hellowatch_ambiguous_retransmissions_total"); err != nil {
 		t.Error(err)
 	}
 	if n, _ := testutil.GatherAndCount(reg, "hellowatch_build_info"); n != 1 {

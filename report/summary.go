@@ -33,6 +33,9 @@ type Stats struct {
 	// QUICUndecryptable counts UDP packets that looked like QUIC Initial
 	// packets but did not authenticate or were malformed.
 	QUICUndecryptable uint64
+	// Ambiguous counts retransmitted TCP bytes that disagreed with the
+	// bytes first seen (an evasion attempt or a broken middlebox).
+	Ambiguous uint64
 }
 
 // MaxSummaryServers bounds the per-server table of a Summary; handshakes to
@@ -246,6 +249,9 @@ func (s *Summary) Write(w io.Writer, st Stats) error {
 	}
 	if st.QUICUndecryptable > 0 {
 		fmt.Fprintf(&b, "  QUIC: %d undecryptable Initial packets\n", st.QUICUndecryptable)
+	}
+	if st.Ambiguous > 0 {
+		fmt.Fprintf(&b, "  ambiguous retransmissions: %d (retransmitted bytes differed; the first copy was kept)\n", st.Ambiguous)
 	}
 	writeReasons(&b, "skipped packets", st.Skipped)
 	writeReasons(&b, "evicted flows", st.Evicted)

@@ -95,6 +95,20 @@ func TestSummaryTransports(t *testing.T) {
 	}
 }
 
+// TestSummaryAmbiguous: retransmissions with different bytes are counted
+// in the summary when there were any.
+func TestSummaryAmbiguous(t *testing.T) {
+	for _, n := range []uint64{0, 4} {
+		var buf bytes.Buffer
+		if err := NewSummary().Write(&buf, Stats{Packets: 5, Ambiguous: n}); err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(buf.String(), "ambiguous retransmissions: 4 "); has != (n > 0) {
+			t.Errorf("Ambiguous %d: summary\n%s", n, buf.String())
+		}
+	}
+}
+
 // TestSummaryQUICUndecryptable: the count of QUIC packets that did not
 // decrypt is printed when non-zero, and only then.
 func TestSummaryQUICUndecryptable(t *testing.T) {

@@ -580,6 +580,7 @@ func (r *runner) stats() report.Stats {
 		Duration:     time.Since(r.start),
 		FlowsTracked: ts.FlowsTracked, BufferedBytes: ts.BufferedBytes,
 		QUICUndecryptable: ts.QUICUndecryptable,
+		Ambiguous:         ts.Ambiguous,
 	}
 }
 
