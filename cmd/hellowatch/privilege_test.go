@@ -27,41 +27,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/hellowatch/hellowatch/internal/edge"
 )
-
-// needRoot skips a test that captures live.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root to capture live and change users (sudo ./scripts/test.sh runs it)")
-	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the process's writer goroutine
-// and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // proc is a running hellowatch.
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
+	stdout, stderr *syncBuffer
 	done           chan struct{}
 	code           int
 	exited         time.Time
@@ -70,7 +41,7 @@ type proc struct {
 // startBin starts bin with args; it is killed at cleanup if still running.
 func startBin(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = cleanEnv()
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -127,38 +98,6 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) {
 	}
 }
 
-// hwTLSServer serves TLS on 127.0.0.1 and answers each connection's first
-// line; it returns the listener (closed at cleanup).
-func hwTLSServer(t *testing.T) net.Listener {
-	t.Helper()
-	cert, err := edge.SelfSigned([]string{"priv.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				buf := make([]byte, 64)
-				if _, err := c.Read(buf); err == nil {
-					c.Write([]byte("ok\n"))
-				}
-			}()
-		}
-	}()
-	return ln
-}
-
 // tlsHandshake makes one TLS connection with SNI name, sends a request and
 // reads the answer.
 func tlsHandshake(addr, name string) error {
@@ -197,13 +136,13 @@ func procStatus(t *testing.T, path string) map[string]string {
 // TLS handshake made after the drop is reported, and that SIGTERM ends it
 // with exit 0.
 func TestDropPrivileges(t *testing.T) {
-	needRoot(t)
+	sidecarNeedRoot(t)
 	u, err := user.Lookup("nobody")
 	if err != nil {
 		t.Skipf("skipped: no user nobody: %v", err)
 	}
 	bin := buildHellowatch(t)
-	ln := hwTLSServer(t)
+	ln := tlsServer(t, t.Context(), "priv.example")
 	port := ln.Addr().(*net.TCPAddr).Port
 	p := startBin(t, bin, "-i", "lo", "-Z", "nobody", "--format", "json", "--summary", "always",
 		"tcp", "port", strconv.Itoa(port))
@@ -275,7 +214,7 @@ func randomHex(n int) string {
 // wants a non-zero exit within a few seconds with an error naming it (so
 // that a supervisor restarts the process).
 func TestInterfaceDisappears(t *testing.T) {
-	needRoot(t)
+	sidecarNeedRoot(t)
 	ip, err := exec.LookPath("ip")
 	if err != nil {
 		t.Skip("skipped: the ip tool (iproute2) is not installed")
@@ -336,9 +275,9 @@ func TestInterfaceDisappears(t *testing.T) {
 // fast as they can, sends SIGTERM, and wants exit 0 within 2 s with the
 // summary on stderr.
 func TestSIGTERMUnderLoad(t *testing.T) {
-	needRoot(t)
+	sidecarNeedRoot(t)
 	bin := buildHellowatch(t)
-	ln := hwTLSServer(t)
+	ln := tlsServer(t, t.Context(), "priv.example")
 	port := ln.Addr().(*net.TCPAddr).Port
 	p := startBin(t, bin, "-i", "lo", "--format", "json", "tcp", "port", strconv.Itoa(port))
 	p.waitFor(t, "capturing", 10*time.Second)
