@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"slices"
 	"sync"
@@ -179,19 +180,13 @@ func (pl *Pipeline) shard(d *Decoded) int {
 	s, t := d.Src.As16(), d.Dst.As16()
 	var h uint64
 	for i := 0; i < 16; i += 8 {
-		h += leUint64(s[i:]) ^ leUint64(t[i:])
+		h += binary.LittleEndian.Uint64(s[i:]) ^ binary.LittleEndian.Uint64(t[i:])
 	}
 	h ^= uint64(d.SrcPort) ^ uint64(d.DstPort)
 	h += uint64(d.Proto)
 	h *= 0x9e3779b97f4a7c15
 	hi, _ := bits.Mul64(h^(h>>29), uint64(len(pl.workers)))
 	return int(hi)
-}
-
-func leUint64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // Packet hands one captured packet to its worker. For packets of capture
