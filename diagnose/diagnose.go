@@ -85,9 +85,14 @@ func Diagnose(h *capture.Handshake) []Finding {
 	d.run()
 	if d.isQUIC() {
 		// nginx (and the other proxies) do not speak QUIC to upstreams:
-		// their TLS-over-TCP error-log lines would be false here.
+		// their TLS-over-TCP error-log lines and proxy settings would be
+		// false here; HTTP/3 clients take the SNI from the URL's host.
 		for i := range d.fs {
 			d.fs[i].NginxLog = ""
+			if id := d.fs[i].ID; id == MissingSNI || id == MissingSNIResumed {
+				d.fs[i].Hint = quicSNIHint
+				d.fs[i].Hints = slices.Clone(quicSNIHints)
+			}
 		}
 	}
 	return d.fs
@@ -284,6 +289,15 @@ var sniHints = []Hint{
 	{"curl", "use the host name in the URL and pin the address with `--resolve <host>:443:<ip>` or `--connect-to`, not an IP in the URL"},
 	{"go", "set `tls.Config.ServerName` to the host name (an IP address sends no SNI)"},
 }
+
+// quicSNIHints are the SNI fixes for HTTP/3 clients.
+var quicSNIHints = []Hint{
+	{"curl", "use the host name in the URL with `--http3` and pin the address with `--resolve <host>:443:<ip>`, not an IP in the URL"},
+	{"go", "set `tls.Config.ServerName` to the host name in the quic-go / http3 transport (an IP address sends no SNI)"},
+	{"envoy", "set `sni: <host>` in the UpstreamTlsContext of the cluster's QuicUpstreamTransport"},
+}
+
+const quicSNIHint = "use the host name, not an IP address, as the HTTP/3 client's target so that it is sent as SNI (browsers and curl `--http3` take it from the URL; Go: `tls.Config.ServerName`)"
 
 const sniHint = "nginx: add `proxy_ssl_server_name on;` (and `proxy_ssl_name <host>;` when proxy_pass names an IP address)"
 

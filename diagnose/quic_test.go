@@ -78,6 +78,16 @@ func checkQUICWording(t *testing.T, h *capture.Handshake, fs []Finding) {
 		if f.NginxLog != "" {
 			t.Errorf("%s: nginx log line on a QUIC record: %q", f.ID, f.NginxLog)
 		}
+		if f.ID == MissingSNI || f.ID == MissingSNIResumed {
+			for _, s := range append([]string{f.Hint}, hintTexts(f.Hints)...) {
+				if strings.Contains(s, "proxy_ssl") || strings.Contains(s, "haproxy") {
+					t.Errorf("%s: TCP proxy hint on a QUIC record: %q", f.ID, s)
+				}
+			}
+			if len(f.Hints) == 0 || !strings.Contains(f.Hint, "SNI") {
+				t.Errorf("%s: no QUIC SNI hint: %q %v", f.ID, f.Hint, f.Hints)
+			}
+		}
 	}
 }
 
@@ -220,4 +230,12 @@ func TestQUICWordingEveryPath(t *testing.T) {
 		}
 	}
 	t.Logf("%d QUIC records diagnosed", n)
+}
+
+func hintTexts(hs []Hint) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Client + ": " + h.Text
+	}
+	return out
 }
