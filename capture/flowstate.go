@@ -265,10 +265,23 @@ func looksLikeHelloStart(b []byte) bool {
 	if len(b) >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == 1 {
 		return true
 	}
+	// Empty handshake records in front of the hello (RFC 8446 forbids
+	// them, but servers may accept them): a client must not hide its hello
+	// behind a few.
+	if len(b) >= 11 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[3] == 0 && b[4] == 0 {
+		for i := 0; i < maxEmptyRecords && len(b) >= 11 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[3] == 0 && b[4] == 0; i++ {
+			b = b[5:]
+		}
+		return len(b) >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == 1
+	}
 	// SSLv2 header: 2-byte length with the high bit set, then msg type 1 and
 	// a version 0x0002 or 0x03xx.
 	return len(b) >= 5 && b[0]&0x80 != 0 && b[2] == 1 && (b[3] == 3 || (b[3] == 0 && b[4] == 2))
 }
+
+// maxEmptyRecords is how many empty handshake records may precede a
+// ClientHello (OpenSSL allows 32 empty records in a row).
+const maxEmptyRecords = 32
 
 // deliver implements sink: in-order bytes of direction dir.
 func (a *active) deliver(dir int, b []byte) bool {

@@ -320,3 +320,28 @@ func TestTrackerShortNotTLSAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestTrackerEmptyRecordsBeforeHello: empty handshake records in front of a
+// ClientHello do not hide it.
+func TestTrackerEmptyRecordsBeforeHello(t *testing.T) {
+	hello := helloPayload(t, "incident-missing-sni.pcap")
+	var lead []byte
+	for range 3 {
+		lead = append(lead, 22, 3, 1, 0, 0)
+	}
+	var recs []*Handshake
+	tr := NewTracker(Config{Emit: func(h *Handshake) { recs = append(recs, h) }})
+	c := newTCPConv(t)
+	tr.Packet(c.packet(0, true, false, false, nil))
+	tr.Packet(c.packet(1, true, false, false, nil))
+	tr.Packet(c.packet(0, false, false, false, nil))
+	tr.Packet(c.packet(0, false, false, false, append(lead, hello...)))
+	tr.Packet(c.packet(1, false, false, false, []byte{21, 3, 3, 0, 2, 2, 40}))
+	tr.Flush()
+	if len(recs) != 1 {
+		t.Fatalf("%d records; stats %+v", len(recs), tr.Stats())
+	}
+	if h := recs[0]; h.Outcome != OutcomeServerAlert || h.HasSNI || len(h.ClientVersions) == 0 {
+		t.Errorf("outcome %v, SNI %v, versions %v", h.Outcome, h.HasSNI, h.ClientVersions)
+	}
+}
