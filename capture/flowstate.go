@@ -815,11 +815,18 @@ func (t *Tracker) reset(f *flow, a *active, dir int) {
 	if side == SideServer && a.endOfServerBytes(dir) {
 		return
 	}
+	t.decideEnd(f, a, side, OutcomeServerReset)
+}
+
+// decideEnd decides a flow that side ended abruptly (RST, or QUIC's
+// CONNECTION_CLOSE without a TLS alert); bare is the outcome when the
+// server did so without any alert before.
+func (t *Tracker) decideEnd(f *flow, a *active, side Side, bare Outcome) {
 	switch {
 	case f.state == stPost:
 		t.decide(f, OutcomeEstablished)
 	case side == SideServer:
-		t.decide(f, a.serverEndOutcome(OutcomeServerReset))
+		t.decide(f, a.serverEndOutcome(bare))
 	case a.serverBytes == 0:
 		t.decide(f, OutcomeNoResponse)
 	default:

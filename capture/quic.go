@@ -487,16 +487,7 @@ func (t *Tracker) quicClose(f *flow, a *active, c *quicConn, dir, side int, fr *
 		}
 		return
 	}
-	switch {
-	case f.state == stPost:
-		t.decide(f, OutcomeEstablished)
-	case s == SideServer:
-		t.decide(f, a.serverEndOutcome(OutcomeServerClosed))
-	case a.serverBytes == 0:
-		t.decide(f, OutcomeNoResponse)
-	default:
-		t.decide(f, OutcomeIncomplete)
-	}
+	t.decideEnd(f, a, s, OutcomeServerClosed)
 }
 
 // quicHandshakeSpace counts a Handshake packet (encrypted with keys from
