@@ -60,7 +60,8 @@ type Pipeline struct {
 const (
 	roundPackets = 1024
 	roundTime    = int64(time.Millisecond)
-	queueDepth   = 4 // rounds queued per worker before the reader waits
+	queueDepth   = 4       // rounds queued per worker before the reader waits
+	maxArena     = 4 << 20 // live: bytes copied into one batch before the round ends
 )
 
 type worker struct {
@@ -232,6 +233,9 @@ func (pl *Pipeline) Packet(p *Packet) {
 			off := len(b.arena)
 			b.arena = append(b.arena, p.Data...)
 			it.p.Data = b.arena[off:len(b.arena):len(b.arena)]
+			if len(b.arena) >= maxArena {
+				pl.inRound = roundPackets // bound the copies a batch holds
+			}
 		}
 	}
 	// Live records come out within a round's packet time; files only need
