@@ -12,7 +12,6 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -29,50 +28,17 @@ import (
 	"time"
 )
 
-// proc is a running hellowatch.
-type proc struct {
-	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
-	done           chan struct{}
-	code           int
-	exited         time.Time
-}
-
-// startBin starts bin with args; it is killed at cleanup if still running.
-func startBin(t *testing.T, bin string, args ...string) *proc {
+// startBin starts the built binary bin with args; it is killed at cleanup
+// if still running.
+func startBin(t *testing.T, bin string, args ...string) *hwProc {
 	t.Helper()
-	p := &proc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = cleanEnv()
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := p.cmd.Wait()
-		p.exited = time.Now()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			p.code = ee.ExitCode()
-		case err != nil:
-			p.code = -1
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
+	cmd := exec.Command(bin, args...)
+	cmd.Env = cleanEnv()
+	return startProc(t, cmd)
 }
 
 // waitFor waits until stderr contains s, or fails.
-func (p *proc) waitFor(t *testing.T, s string, timeout time.Duration) {
+func (p *hwProc) waitFor(t *testing.T, s string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !strings.Contains(p.stderr.String(), s) {
@@ -89,7 +55,7 @@ func (p *proc) waitFor(t *testing.T, s string, timeout time.Duration) {
 }
 
 // wait waits for the process to exit, or fails.
-func (p *proc) wait(t *testing.T, timeout time.Duration) {
+func (p *hwProc) wait(t *testing.T, timeout time.Duration) {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -253,7 +219,7 @@ func TestInterfaceDisappears(t *testing.T) {
 	}
 	deleted = true
 	p.wait(t, 5*time.Second)
-	took := p.exited.Sub(start)
+	took := p.exitedAt.Sub(start)
 	stderr := p.stderr.String()
 	checkNoPanic(t, []byte(stderr))
 	if p.code != exitError {
@@ -308,7 +274,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	sent := time.Now()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait(t, 5*time.Second)
-	took := p.exited.Sub(sent)
+	took := p.exitedAt.Sub(sent)
 	stderr := p.stderr.String()
 	checkNoPanic(t, []byte(stderr))
 	if p.code != 0 {

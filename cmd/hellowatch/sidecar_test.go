@@ -102,10 +102,17 @@ func startHellowatch(t *testing.T, stdin io.Reader, args ...string) *hwProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &hwProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(exe, args...)
-	p.cmd.Env = sidecarEnv()
-	p.cmd.Stdin = stdin
+	cmd := exec.Command(exe, args...)
+	cmd.Env = sidecarEnv()
+	cmd.Stdin = stdin
+	return startProc(t, cmd)
+}
+
+// startProc starts cmd with its output captured and kills it at cleanup if
+// the test has not ended it.
+func startProc(t *testing.T, cmd *exec.Cmd) *hwProc {
+	t.Helper()
+	p := &hwProc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start hellowatch: %v", err)
