@@ -47,33 +47,21 @@ func recordLine(t testing.TB, h *Handshake) string {
 // source would: a copy that is overwritten after the call.
 func runPipeline(t testing.TB, files []string, workers int, copyLive bool) []string {
 	t.Helper()
-	src, err := OpenFiles(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	var out []string
 	pl := NewPipeline(Config{Emit: func(h *Handshake) { out = append(out, recordLine(t, h)) }}, workers, true)
 	defer pl.Close()
 	scratch := make([]byte, MaxSnaplen)
-	for {
-		p, err := src.Next()
-		if err == io.EOF {
-			break
+	eachPacket(t, files, func(p *Packet) {
+		if !copyLive {
+			pl.Packet(p)
+			return
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if copyLive {
-			lp := *p
-			lp.buf = nil
-			lp.Data = scratch[:copy(scratch, p.Data)]
-			pl.Packet(&lp)
-			clear(lp.Data) // a live source reuses its buffer
-			continue
-		}
-		pl.Packet(p)
-	}
+		lp := *p
+		lp.buf = nil
+		lp.Data = scratch[:copy(scratch, p.Data)]
+		pl.Packet(&lp)
+		clear(lp.Data) // a live source reuses its buffer
+	})
 	pl.Flush()
 	return out
 }
@@ -81,25 +69,31 @@ func runPipeline(t testing.TB, files []string, workers int, copyLive bool) []str
 // runTracker is the reference: one Tracker, records in decision order.
 func runTracker(t testing.TB, files []string) []string {
 	t.Helper()
+	var out []string
+	tr := NewTracker(Config{Emit: func(h *Handshake) { out = append(out, recordLine(t, h)) }})
+	eachPacket(t, files, tr.Packet)
+	tr.Flush()
+	return out
+}
+
+// eachPacket reads the files in a row and calls fn with every packet.
+func eachPacket(t testing.TB, files []string, fn func(*Packet)) {
+	t.Helper()
 	src, err := OpenFiles(files)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	var out []string
-	tr := NewTracker(Config{Emit: func(h *Handshake) { out = append(out, recordLine(t, h)) }})
 	for {
 		p, err := src.Next()
 		if err == io.EOF {
-			break
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr.Packet(p)
+		fn(p)
 	}
-	tr.Flush()
-	return out
 }
 
 // TestPipelineSameRecords: any number of workers gives the records of one
@@ -164,26 +158,14 @@ func TestPipelineStats(t *testing.T) {
 	files := samplePaths(t)
 	var ref TrackerStats
 	{
-		src, err := OpenFiles(files)
-		if err != nil {
-			t.Fatal(err)
-		}
 		tr := NewTracker(Config{})
-		for p, err := src.Next(); err == nil; p, err = src.Next() {
-			tr.Packet(p)
-		}
+		eachPacket(t, files, tr.Packet)
 		tr.Flush()
 		ref = tr.Stats()
 	}
 	for _, workers := range []int{0, 1, 3} {
-		src, err := OpenFiles(files)
-		if err != nil {
-			t.Fatal(err)
-		}
 		pl := NewPipeline(Config{}, workers, true)
-		for p, err := src.Next(); err == nil; p, err = src.Next() {
-			pl.Packet(p)
-		}
+		eachPacket(t, files, pl.Packet)
 		pl.Flush()
 		got := pl.Stats()
 		pl.Close()

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bytes"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,25 +15,14 @@ import (
 // samplePacketsOf returns copies of every packet of a sample capture.
 func samplePacketsOf(t testing.TB, name string) []Packet {
 	t.Helper()
-	src, err := OpenFiles([]string{filepath.Join("..", "samples", name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
 	var out []Packet
-	for {
-		p, err := src.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachPacket(t, []string{filepath.Join("..", "samples", name)}, func(p *Packet) {
 		cp := *p
 		cp.buf = nil
 		cp.Data = bytes.Clone(p.Data)
 		out = append(out, cp)
-	}
+	})
+	return out
 }
 
 // decidedFlow feeds a sample whose first handshake is decided by the
