@@ -21,7 +21,9 @@ import (
 // once into the batch that carries them.
 //
 // Records reach Config.Emit on the caller's goroutine, from inside Packet,
-// Advance and Flush. With Ordered set, they come out in an order that does
+// Advance and Flush. Config.Failed and Config.PacketOut run on the worker
+// goroutines, several at once: they must be safe for concurrent use, also
+// with whatever the caller's goroutine does with the same output. With Ordered set, they come out in an order that does
 // not depend on the number of workers or on their timing: by decision time
 // (Handshake.EndTime), then by the flow's first packet; a record waits
 // until every worker has gone past its time. Without it (live captures)
@@ -46,7 +48,6 @@ type Pipeline struct {
 	inRound  int   // packets in the round so far
 	pending  []pendingRec
 	dec      Decoded
-	outMu    sync.Mutex // serializes Config.PacketOut across workers
 	finished bool
 
 	packets, bytes atomic.Uint64
@@ -114,14 +115,6 @@ func NewPipeline(cfg Config, workers int, ordered bool) *Pipeline {
 	wcfg := def
 	wcfg.MaxFlows = max(def.MaxFlows/workers, 1)
 	wcfg.MaxBufferedBytes = max(def.MaxBufferedBytes/int64(workers), int64(def.MaxFlowBytes))
-	if workers > 1 && def.PacketOut != nil {
-		out := def.PacketOut
-		wcfg.PacketOut = func(p *Packet) {
-			pl.outMu.Lock()
-			out(p)
-			pl.outMu.Unlock()
-		}
-	}
 	n := workers * (queueDepth + 2)
 	pl.free = make(chan *batch, n)
 	for range n {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -195,9 +196,9 @@ func TestPipelineHoldsFileBuffers(t *testing.T) {
 		cfg := Config{Emit: func(h *Handshake) { out = append(out, recordLine(t, h)) }}
 		// Slow workers down at every decision so that the reader runs
 		// ahead as far as the queues let it.
-		n := 0
+		var n atomic.Int64 // Failed runs on the worker goroutines
 		cfg.Failed = func(*Handshake) bool {
-			if n++; n%64 == 0 {
+			if n.Add(1)%64 == 0 {
 				time.Sleep(time.Millisecond)
 			}
 			return false

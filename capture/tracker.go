@@ -37,7 +37,8 @@ type Config struct {
 	// PacketOut (the ones seen before the decision, then all later ones).
 	Failed func(*Handshake) bool
 	// PacketOut receives packets of failed flows (see Failed). p.Data is
-	// only valid during the call.
+	// only valid during the call. In a Pipeline, Failed and PacketOut are
+	// called from the worker goroutines, concurrently.
 	PacketOut func(p *Packet)
 }
 

@@ -144,7 +144,11 @@ func repoRoot(t *testing.T) string {
 func buildHellowatch(t *testing.T, ctx context.Context, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "hellowatch")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/hellowatch")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/hellowatch")...)
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {

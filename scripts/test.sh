@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Quick start, second command: the whole test suite. Installs what the tests
 # use (libpcap, nginx, HAProxy, Caddy, tcpdump, tshark, iproute2, staticcheck),
-# then runs gofmt, go vet, staticcheck and every test, including the live
-# end-to-end incident test, which needs root (it says "skipped" otherwise).
+# then runs gofmt, go vet, staticcheck and every test under the race detector
+# (the capture pipeline runs workers beside the reader), including the live
+# end-to-end incident test, which needs root (it says "skipped" otherwise)
+# and runs a hellowatch binary built with -race too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -25,6 +27,6 @@ go vet ./...
 echo "== staticcheck" >&2
 staticcheck ./...
 echo "== go test" >&2
-go test -count=1 -timeout 15m "$@" $(go list ./... | grep -v /e2e)
+go test -race -count=1 -timeout 15m "$@" $(go list ./... | grep -v /e2e)
 echo "== end-to-end (live capture, real nginx)" >&2
-go test -count=1 -timeout 5m -v "$@" ./e2e/
+go test -race -count=1 -timeout 5m -v "$@" ./e2e/

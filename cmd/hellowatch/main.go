@@ -320,9 +320,7 @@ type runner struct {
 	json    *report.JSONWriter
 	sum     *report.Summary
 	metrics *report.Metrics
-	pcapw   *report.PcapngWriter
-	pcapbuf *bufio.Writer
-	pcapf   *os.File
+	pcap    *pcapOut // -w, or nil
 	live    bool
 	start   time.Time
 
@@ -364,18 +362,12 @@ func (r *runner) run() int {
 	r.ready.Store(true)
 
 	if o.writeFile != "" {
-		r.pcapf, err = os.Create(o.writeFile)
+		r.pcap, err = createPcapOut(o.writeFile, o.snaplen)
 		if err != nil {
 			fmt.Fprintf(r.stderr, "hellowatch: -w: %v\n", err)
 			return exitError
 		}
-		defer r.pcapf.Close()
-		r.pcapbuf = bufio.NewWriterSize(r.pcapf, 256<<10)
-		r.pcapw, err = report.NewPcapngWriter(r.pcapbuf, uint32(o.snaplen))
-		if err != nil {
-			fmt.Fprintf(r.stderr, "hellowatch: -w: %v\n", err)
-			return exitError
-		}
+		defer r.pcap.f.Close()
 	}
 	if o.user != "" {
 		if err := dropPrivileges(o.user); err != nil {
@@ -411,13 +403,9 @@ func (r *runner) run() int {
 		MaxBufferedBytes: o.maxBuffer,
 		Emit:             r.emit,
 	}
-	if r.pcapw != nil {
+	if r.pcap != nil {
 		cfg.Failed = func(h *capture.Handshake) bool { return failed(h, diagnose.Diagnose(h)) }
-		cfg.PacketOut = func(p *capture.Packet) {
-			if err := r.pcapw.WritePacket(uint32(p.Link), p.Time(), p.Data, p.Len); err != nil && r.writeErr == nil {
-				r.writeErr = err
-			}
-		}
+		cfg.PacketOut = r.pcap.write
 	}
 	// Files: records in an order that does not depend on the workers' timing.
 	r.tracker = capture.NewPipeline(cfg, o.workers, !r.live)
@@ -447,9 +435,9 @@ func (r *runner) run() int {
 	r.tracker.Flush()
 	r.out.Flush()
 	r.ready.Store(false)
-	if r.pcapw != nil {
-		if err := r.pcapbuf.Flush(); err != nil && r.writeErr == nil {
-			r.writeErr = err
+	if r.pcap != nil {
+		if err := r.pcap.close(); err != nil && r.writeErr == nil {
+			r.writeErr = fmt.Errorf("-w: %w", err)
 		}
 	}
 	if r.writeErr != nil {
@@ -544,8 +532,10 @@ func (r *runner) emit(h *capture.Handshake) {
 	}
 	if err == nil && r.live {
 		err = r.out.Flush()
-		if r.pcapbuf != nil && err == nil {
-			err = r.pcapbuf.Flush()
+		if r.pcap != nil && err == nil {
+			if perr := r.pcap.flush(); perr != nil {
+				err = fmt.Errorf("-w: %w", perr)
+			}
 		}
 	}
 	if err != nil && r.writeErr == nil {
