@@ -134,6 +134,7 @@ func (t *Tracker) segment(f *flow, dir int, d *Decoded) {
 		a = t.acquire(f)
 	}
 	a.h.Packets++
+	a.h.LastPacket = t.cur.Index
 	if t.cfg.PacketOut != nil {
 		a.save(t.cur)
 	}
@@ -932,9 +933,6 @@ func (t *Tracker) decide(f *flow, o Outcome) {
 		h.EndTime = ts(t.at)
 	}
 	h.History = string(a.his)
-	if t.cur != nil {
-		h.LastPacket = t.cur.Index
-	}
 	if h.Gap || a.r[0].gap || a.r[1].gap {
 		h.Gap = true
 	}

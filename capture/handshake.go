@@ -171,7 +171,9 @@ type Handshake struct {
 	// Ambiguous is true when retransmitted bytes disagreed with the ones kept.
 	Ambiguous bool
 
-	// FirstPacket and AlertPacket are 1-based capture packet indexes, for evidence.
+	// FirstPacket and LastPacket are 1-based capture packet indexes (as in
+	// Wireshark), for evidence: the flow's first packet and the last one
+	// it had when its outcome was decided.
 	FirstPacket uint64
 	LastPacket  uint64
 

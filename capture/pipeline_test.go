@@ -255,3 +255,34 @@ func repeatWithPorts(t testing.TB, file string, size int) []byte {
 	}
 	return out
 }
+
+// TestRecordPacketIndexes: every record of every sample names its first
+// and last packet, in order and within the file, and each alert's packet
+// lies between them, also when a timer decided the flow after its last
+// packet (a QUIC or TLS 1.3 handshake that waits for the client's data).
+func TestRecordPacketIndexes(t *testing.T) {
+	for _, s := range samplePaths(t) {
+		t.Run(filepath.Base(s), func(t *testing.T) {
+			var recs []*Handshake
+			tr := NewTracker(Config{Emit: func(h *Handshake) { recs = append(recs, h) }})
+			var n uint64
+			eachPacket(t, []string{s}, func(p *Packet) {
+				n++
+				tr.Packet(p)
+			})
+			tr.Flush()
+			for _, h := range recs {
+				if h.FirstPacket < 1 || h.FirstPacket > h.LastPacket || h.LastPacket > n {
+					t.Errorf("%v -> %v: first_packet %d, last_packet %d, file has %d packets",
+						h.Client, h.Server, h.FirstPacket, h.LastPacket, n)
+				}
+				for _, a := range h.Alerts {
+					if a.Packet < h.FirstPacket || a.Packet > h.LastPacket {
+						t.Errorf("%v -> %v: alert in packet %d outside %d..%d",
+							h.Client, h.Server, a.Packet, h.FirstPacket, h.LastPacket)
+					}
+				}
+			}
+		})
+	}
+}

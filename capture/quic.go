@@ -157,6 +157,7 @@ func (t *Tracker) quicPacket(f *flow, k flowKey, dir int, p *Packet, d *Decoded)
 	f.lastTS = t.now
 	t.cur = p
 	a.h.Packets++
+	a.h.LastPacket = p.Index
 	if t.cfg.PacketOut != nil {
 		a.save(p)
 	}
