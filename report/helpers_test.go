@@ -94,10 +94,25 @@ func samples() []struct {
 	lost.Gap = true
 	lost.Outcome = capture.OutcomeIncomplete
 
+	// A QUIC handshake refused with a CONNECTION_CLOSE carrying the TLS
+	// alert internal_error (0x0150) and a reason phrase from the wire.
+	quic := base()
+	quic.Transport = "quic"
+	quic.SYNTime = time.Time{}
+	quic.ClientVersions, quic.ALPN = []string{"TLS 1.3"}, []string{"h3"}
+	quic.JA4 = "q13d0312h3_55b375c5d22e_178839b6cec1"
+	quic.Alerts = []capture.AlertRecord{{Sender: capture.SideServer, Level: 2, Code: 80, Packet: 4, Time: t0.Add(600 * time.Microsecond)}}
+	quic.FirstAnswerTime = t0.Add(600 * time.Microsecond)
+	quic.EndTime = quic.FirstAnswerTime
+	quic.QUIC = &capture.QUICInfo{Version: "v1", VersionCode: 1, DCID: []byte{0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08},
+		Retry: true, RetryDCID: []byte{0xf0, 0x67, 0xa5, 0x50, 0x2a, 0x42, 0x62, 0xb5}, ClientInitials: 2, ServerInitials: 1, HelloPackets: 1,
+		Close: &capture.QUICClose{Sender: capture.SideServer, Code: 0x0150, FrameType: 6, Reason: "no cert\x00\x1b[31m\xff\"", Packet: 4}}
+	quic.Outcome = capture.OutcomeServerAlert
+
 	return []struct {
 		name string
 		h    *capture.Handshake
-	}{{"missing_sni", noSNI}, {"established_ipv6", ok}, {"expired_cert", cert}, {"plaintext", plain}, {"hostile_strings", hostile}, {"silence", silent}, {"lost_hello", lost}}
+	}{{"missing_sni", noSNI}, {"established_ipv6", ok}, {"expired_cert", cert}, {"plaintext", plain}, {"hostile_strings", hostile}, {"silence", silent}, {"lost_hello", lost}, {"quic_refused", quic}}
 }
 
 func golden(t *testing.T, name string, got []byte) {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/netip"
@@ -137,21 +138,11 @@ func AppendJSON(dst []byte, h *capture.Handshake, fs []diagnose.Finding) []byte 
 	}
 	dst = append(dst, `],"cert":`...)
 	dst = appendCert(dst, h.Cert)
-	dst = append(dst, `,"tcp_end":{"client_fin":`...)
-	dst = appendBool(dst, h.ClientFIN)
-	dst = append(dst, `,"server_fin":`...)
-	dst = appendBool(dst, h.ServerFIN)
-	dst = append(dst, `,"client_rst":`...)
-	dst = appendBool(dst, h.ClientRST)
-	dst = append(dst, `,"server_rst":`...)
-	dst = appendBool(dst, h.ServerRST)
-	dst = append(dst, `,"ended_by":`...)
-	if s := h.EndedBy.String(); s != "" {
-		dst = appendJSONString(dst, s, false)
-	} else {
-		dst = append(dst, "null"...)
-	}
-	dst = append(dst, `},"not_tls_prefix":`...)
+	dst = append(dst, `,"tcp_end":`...)
+	dst = appendTCPEnd(dst, h)
+	dst = append(dst, `,"quic":`...)
+	dst = appendQUIC(dst, h.QUIC)
+	dst = append(dst, `,"not_tls_prefix":`...)
 	if h.NotTLSPrefix != nil {
 		// No copy: appendJSONString does not keep its argument.
 		dst = appendJSONString(dst, unsafe.String(unsafe.SliceData(h.NotTLSPrefix), len(h.NotTLSPrefix)), true)
@@ -265,6 +256,78 @@ func appendFinding(dst []byte, f *diagnose.Finding) []byte {
 	}
 	dst = append(dst, `],"nginx_log":`...)
 	dst = appendNullableString(dst, f.NginxLog, false)
+	return append(dst, '}')
+}
+
+// appendTCPEnd writes how TCP ended; null for a QUIC handshake.
+func appendTCPEnd(dst []byte, h *capture.Handshake) []byte {
+	if h.Transport == "quic" {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, `{"client_fin":`...)
+	dst = appendBool(dst, h.ClientFIN)
+	dst = append(dst, `,"server_fin":`...)
+	dst = appendBool(dst, h.ServerFIN)
+	dst = append(dst, `,"client_rst":`...)
+	dst = appendBool(dst, h.ClientRST)
+	dst = append(dst, `,"server_rst":`...)
+	dst = appendBool(dst, h.ServerRST)
+	dst = append(dst, `,"ended_by":`...)
+	if s := h.EndedBy.String(); s != "" {
+		dst = appendJSONString(dst, s, false)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, '}')
+}
+
+// appendQUIC writes the QUIC facts of a QUIC handshake; null for TCP.
+func appendQUIC(dst []byte, q *capture.QUICInfo) []byte {
+	if q == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, `{"version":`...)
+	dst = appendJSONString(dst, q.Version, false)
+	dst = append(dst, `,"version_code":`...)
+	dst = strconv.AppendUint(dst, uint64(q.VersionCode), 10)
+	dst = append(dst, `,"dcid":"`...)
+	dst = hex.AppendEncode(dst, q.DCID)
+	dst = append(dst, `","retry":`...)
+	dst = appendBool(dst, q.Retry)
+	dst = append(dst, `,"retry_dcid":`...)
+	if q.Retry {
+		dst = append(dst, '"')
+		dst = hex.AppendEncode(dst, q.RetryDCID)
+		dst = append(dst, '"')
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"version_negotiation":`...)
+	dst = appendBool(dst, q.VersionNegotiation)
+	dst = append(dst, `,"client_initials":`...)
+	dst = strconv.AppendInt(dst, int64(q.ClientInitials), 10)
+	dst = append(dst, `,"server_initials":`...)
+	dst = strconv.AppendInt(dst, int64(q.ServerInitials), 10)
+	dst = append(dst, `,"undecryptable":`...)
+	dst = strconv.AppendInt(dst, int64(q.Undecryptable), 10)
+	dst = append(dst, `,"close":`...)
+	if c := q.Close; c != nil {
+		dst = append(dst, `{"sender":`...)
+		dst = appendJSONString(dst, c.Sender.String(), false)
+		dst = append(dst, `,"error_code":`...)
+		dst = strconv.AppendUint(dst, c.Code, 10)
+		dst = append(dst, `,"application":`...)
+		dst = appendBool(dst, c.Application)
+		dst = append(dst, `,"frame_type":`...)
+		dst = strconv.AppendUint(dst, c.FrameType, 10)
+		dst = append(dst, `,"reason":`...)
+		dst = appendJSONString(dst, c.Reason, true)
+		dst = append(dst, `,"packet":`...)
+		dst = strconv.AppendUint(dst, c.Packet, 10)
+		dst = append(dst, '}')
+	} else {
+		dst = append(dst, "null"...)
+	}
 	return append(dst, '}')
 }
 

@@ -20,7 +20,7 @@ import (
 var contractKeys = []string{"ts", "client", "server", "server_name", "client_versions", "version", "cipher",
 	"alpn", "next_protocol", "ja3", "ja4", "alerts", "outcome", "established", "findings", "history",
 	"schema", "transport", "ja3_string", "ja4_r", "sni_is_ip", "resumed", "hrr", "cert", "tcp_end",
-	"not_tls_prefix", "timings", "packets"}
+	"not_tls_prefix", "timings", "packets", "quic"}
 
 func TestJSONGolden(t *testing.T) {
 	var buf bytes.Buffer
@@ -68,8 +68,53 @@ func TestJSONContract(t *testing.T) {
 					t.Errorf("encrypted alert with level/code: %v", a)
 				}
 			}
+			if quic := s.h.Transport == "quic"; quic != (m["quic"] != nil) || quic != (m["tcp_end"] == nil) {
+				t.Errorf("transport %s: quic = %v, tcp_end = %v (want exactly one of them)", s.h.Transport, m["quic"], m["tcp_end"])
+			}
 			noRawControls(t, line, false)
 		})
+	}
+}
+
+// TestJSONQUIC: the QUIC object carries the connection IDs in hex, the
+// CONNECTION_CLOSE with its reason phrase as wire bytes.
+func TestJSONQUIC(t *testing.T) {
+	var h *capture.Handshake
+	for _, s := range samples() {
+		if s.h.QUIC != nil {
+			h = s.h
+		}
+	}
+	var m struct {
+		QUIC struct {
+			Version   string  `json:"version"`
+			DCID      string  `json:"dcid"`
+			Retry     bool    `json:"retry"`
+			RetryDCID *string `json:"retry_dcid"`
+			Close     *struct {
+				Sender    string `json:"sender"`
+				ErrorCode uint64 `json:"error_code"`
+				Reason    string `json:"reason"`
+				Packet    uint64 `json:"packet"`
+			} `json:"close"`
+		} `json:"quic"`
+	}
+	line := AppendJSON(nil, h, findings(h))
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("%v\n%s", err, line)
+	}
+	q := m.QUIC
+	if q.Version != "v1" || q.DCID != "8394c8f03e515708" || !q.Retry || q.RetryDCID == nil || *q.RetryDCID != "f067a5502a4262b5" {
+		t.Errorf("quic = %+v", q)
+	}
+	if q.Close == nil {
+		t.Fatalf("no close: %s", line)
+	}
+	if reason, ok := decodeWire(q.Close.Reason); !ok || reason != h.QUIC.Close.Reason {
+		t.Errorf("reason %q decodes to %q, want %q", q.Close.Reason, reason, h.QUIC.Close.Reason)
+	}
+	if q.Close.Sender != "server" || q.Close.ErrorCode != 0x0150 || q.Close.Packet != 4 {
+		t.Errorf("close = %+v", *q.Close)
 	}
 }
 

@@ -30,7 +30,7 @@ func TestSummaryGolden(t *testing.T) {
 	}
 	golden(t, "summary.golden.txt", buf.Bytes())
 	noRawControls(t, buf.Bytes(), false)
-	for _, want := range []string{"22 handshakes", "missing_sni", "kernel: received 1210, dropped 10 (0.83%)", "skipped packets: not_tcp 10, bad_ip 2"} {
+	for _, want := range []string{"25 handshakes", "missing_sni", "kernel: received 1210, dropped 10 (0.83%)", "skipped packets: not_tcp 10, bad_ip 2"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("summary lacks %q", want)
 		}
