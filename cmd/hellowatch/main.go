@@ -361,6 +361,15 @@ func (r *runner) run() int {
 	defer r.src.Close()
 	r.ready.Store(true)
 
+	// Like tcpdump: -Z drops root after opening the capture and before
+	// opening the -w file, which is then created as that user.
+	if o.user != "" {
+		if err := dropPrivileges(o.user); err != nil {
+			fmt.Fprintf(r.stderr, "hellowatch: -Z %s: %v\n", o.user, err)
+			return exitError
+		}
+		r.log.Info("dropped privileges", "user", o.user)
+	}
 	if o.writeFile != "" {
 		r.pcap, err = createPcapOut(o.writeFile, o.snaplen)
 		if err != nil {
@@ -368,13 +377,6 @@ func (r *runner) run() int {
 			return exitError
 		}
 		defer r.pcap.f.Close()
-	}
-	if o.user != "" {
-		if err := dropPrivileges(o.user); err != nil {
-			fmt.Fprintf(r.stderr, "hellowatch: -Z %s: %v\n", o.user, err)
-			return exitError
-		}
-		r.log.Info("dropped privileges", "user", o.user)
 	}
 
 	format := o.format

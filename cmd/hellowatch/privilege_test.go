@@ -110,7 +110,20 @@ func TestDropPrivileges(t *testing.T) {
 	bin := buildHellowatch(t)
 	ln := tlsServer(t, t.Context(), "priv.example")
 	port := ln.Addr().(*net.TCPAddr).Port
-	p := startBin(t, bin, "-i", "lo", "-Z", "nobody", "--format", "json", "--summary", "always",
+	// -w opens its file after the drop, as tcpdump does: in a directory
+	// only nobody may write to, so that root could not have created it.
+	wdir, err := os.MkdirTemp("", "hellowatch-priv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(wdir) })
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(wdir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	wfile := filepath.Join(wdir, "failed.pcapng")
+	p := startBin(t, bin, "-i", "lo", "-Z", "nobody", "-w", wfile, "--format", "json", "--summary", "always",
 		"tcp", "port", strconv.Itoa(port))
 	p.waitFor(t, "dropped privileges", 10*time.Second)
 	p.waitFor(t, "capturing", 10*time.Second)
@@ -167,7 +180,12 @@ func TestDropPrivileges(t *testing.T) {
 		t.Fatalf("after SIGTERM: exit %d\n%s", p.code, p.stderr.String())
 	}
 	checkNoPanic(t, []byte(p.stderr.String()))
-	t.Logf("as nobody (uid %s, gid %s) on every thread, CapEff 0, handshake %s reported: %v", u.Uid, u.Gid, sni, rec["outcome"])
+	if fi, err := os.Stat(wfile); err != nil {
+		t.Errorf("-w file: %v", err)
+	} else if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
+		t.Errorf("-w file %s owned by uid %d, want nobody (%d): created before the drop", wfile, st.Uid, uid)
+	}
+	t.Logf("as nobody (uid %s, gid %s) on every thread, CapEff 0, handshake %s reported: %v; -w file created as nobody", u.Uid, u.Gid, sni, rec["outcome"])
 }
 
 func randomHex(n int) string {
