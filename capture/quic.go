@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/binary"
 	"errors"
 	"sync/atomic"
 
@@ -36,8 +37,15 @@ type QUICInfo struct {
 	Retry     bool
 	RetryDCID []byte
 	// VersionNegotiation is true when the server answered with a Version
-	// Negotiation packet.
+	// Negotiation packet: RejectedVersion is the version of the client's
+	// first Initial, ServerVersions the versions the packet listed (at most
+	// maxVNVersions, GREASE included), VNPacket its packet index. A client
+	// that starts over in one of them on the same 4-tuple continues the
+	// record: Version and DCID are then those of the new attempt.
 	VersionNegotiation bool
+	RejectedVersion    string
+	ServerVersions     []string
+	VNPacket           uint64
 	// ClientInitials and ServerInitials count the Initial packets that
 	// authenticated; HelloPackets is the number of the client's Initial
 	// packets that carried ClientHello bytes.
@@ -64,6 +72,9 @@ type QUICClose struct {
 }
 
 const maxQUICReason = 256
+
+// maxVNVersions caps the versions kept from a Version Negotiation packet.
+const maxVNVersions = 16
 
 // quicTracker is the tracker's QUIC state.
 type quicTracker struct {
@@ -95,7 +106,11 @@ type quicConn struct {
 	chDone   bool
 	shSeen   bool
 	serverHS bool
-	info     *QUICInfo
+	// vnAt is the packet time of the server's Version Negotiation (0: none);
+	// restarted is set once the client started over after it.
+	vnAt      int64
+	restarted bool
+	info      *QUICInfo
 }
 
 // sideIdx is 0 for the client's packets and 1 for the server's.
@@ -287,10 +302,7 @@ func (t *Tracker) quicDatagram(f *flow, a *active, c *quicConn, dir int, b []byt
 		}
 		switch h.Type {
 		case quic.PacketVersionNegotiation:
-			if side == 1 && !c.info.VersionNegotiation {
-				c.info.VersionNegotiation = true
-				a.hist(dir, 'N')
-			}
+			t.quicVersionNegotiation(a, c, dir, side, h)
 			return
 		case quic.PacketRetry:
 			if side == 1 && !c.retried && quic.VerifyRetry(b, h, c.odcid[:c.odcidLen]) {
@@ -321,10 +333,79 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// quicVersionNegotiation records the server's Version Negotiation packet.
+// RFC 9000 §6.2: one sent after the server's Initial, or one that lists the
+// version the client chose, is not a refusal (a client discards it).
+func (t *Tracker) quicVersionNegotiation(a *active, c *quicConn, dir, side int, h *quic.Header) {
+	if side != 1 || c.vnAt != 0 || c.info.ServerInitials > 0 {
+		return
+	}
+	var names []string
+	for v := h.Versions; len(v) >= 4; v = v[4:] {
+		qv := quic.Version(binary.BigEndian.Uint32(v))
+		if qv == c.keys.Version {
+			t.quicUndecryptable(c)
+			return
+		}
+		if len(names) < maxVNVersions {
+			names = append(names, qv.String())
+		}
+	}
+	c.vnAt = t.now
+	c.info.VersionNegotiation = true
+	c.info.RejectedVersion = c.info.Version
+	c.info.ServerVersions = names
+	c.info.VNPacket = t.cur.Index
+	a.hist(dir, 'N')
+}
+
+// quicRefusedVersion reports whether the server's only answer on f was a
+// Version Negotiation that the client did not follow, and when it came.
+func (t *Tracker) quicRefusedVersion(f *flow) (int64, bool) {
+	c := t.quic.conns[f]
+	if c == nil || c.vnAt == 0 || c.restarted {
+		return 0, false
+	}
+	return c.vnAt, true
+}
+
+// quicRestart tries the client's Initial in a new version after the
+// server's Version Negotiation: a compatible client starts over on the same
+// 4-tuple with a new DCID (RFC 9000 §6.2). It reports whether the packet
+// authenticates with the new version's keys, which then replace the old.
+func (t *Tracker) quicRestart(c *quicConn, pkt []byte, h *quic.Header) bool {
+	old := c.keys
+	if c.keys.Derive(h.Version, h.DCID) != nil {
+		c.keys = old
+		return false
+	}
+	if _, _, err := c.keys.Client.Open(t.quic.plain, pkt, h, -1); err != nil {
+		c.keys = old
+		return false
+	}
+	c.restarted = true
+	c.keysLen = copy(c.keysFrom[:], h.DCID)
+	c.odcidLen = copy(c.odcid[:], h.DCID)
+	c.retried, c.rekeyed, c.retryLen = false, false, 0
+	c.largest = [2]int64{-1, -1}
+	for i := range c.crypto {
+		c.crypto[i].Reset()
+	}
+	c.parsed = [2]int{}
+	c.info.Version = h.Version.String()
+	c.info.VersionCode = uint32(h.Version)
+	c.info.DCID = append(c.info.DCID[:0:0], h.DCID...)
+	return true
+}
+
 // quicInitial opens one Initial packet and handles its frames.
 func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pkt []byte) {
 	q := &t.quic
 	h := &q.hdr
+	if side == 0 && c.vnAt != 0 && !c.restarted && h.Version != c.keys.Version && !t.quicRestart(c, pkt, h) {
+		t.quicUndecryptable(c)
+		return
+	}
 	if side == 0 && c.retried && !c.rekeyed && string(h.DCID) == string(c.retryCID[:c.retryLen]) {
 		// RFC 9001 §5.2: after a Retry the client's Initial keys come
 		// from the connection ID the server chose.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -69,6 +70,38 @@ func TestQUICSamples(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestQUICVersionNegotiation: a quic-go server speaking only v1 answers
+// v2 Initials with Version Negotiation. The client that also speaks v1
+// starts over on the same 4-tuple with a new DCID: its Initials decrypt
+// with the v1 keys of that DCID and the record goes on to established. The
+// client that speaks only v2 gives up: server_closed at the packet's time.
+func TestQUICVersionNegotiation(t *testing.T) {
+	var got []*Handshake
+	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+	for _, p := range readQUICSample(t, "quic-go-version-negotiation.pcap") {
+		tr.Packet(p)
+	}
+	tr.Flush()
+	if len(got) != 2 {
+		t.Fatalf("%d records, want 2", len(got))
+	}
+	for i, h := range got {
+		q := h.QUIC
+		if q == nil || !q.VersionNegotiation || q.RejectedVersion != "v2" || !slices.Contains(q.ServerVersions, "v1") || q.VNPacket == 0 || q.Undecryptable != 0 {
+			t.Fatalf("record %d: quic %+v", i, q)
+		}
+	}
+	ok, refused := got[0], got[1]
+	if ok.Outcome != OutcomeEstablished || ok.Version != "TLS 1.3" || ok.QUIC.Version != "v1" || ok.QUIC.ServerInitials == 0 ||
+		string(ok.QUIC.DCID) == string(refused.QUIC.DCID) {
+		t.Errorf("started over in v1: outcome %v, TLS %q, quic %+v", ok.Outcome, ok.Version, ok.QUIC)
+	}
+	if refused.Outcome != OutcomeServerClosed || refused.ServerHelloSeen || refused.QUIC.Version != "v2" ||
+		refused.QUIC.ServerInitials != 0 || !refused.EndTime.Equal(refused.FirstAnswerTime) {
+		t.Errorf("gave up: outcome %v, quic %+v, end %v, first answer %v", refused.Outcome, refused.QUIC, refused.EndTime, refused.FirstAnswerTime)
 	}
 }
 

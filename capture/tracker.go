@@ -452,8 +452,9 @@ func (t *Tracker) expire() {
 				continue
 			}
 			t.at = last
-			if a.client >= 0 && a.endOfServerBytes(1-a.client) {
+			if t.settle(f) {
 				t.release(f)
+				t.quicForget(f)
 				continue
 			}
 			if a.serverBytes == 0 {
@@ -493,6 +494,26 @@ func (t *Tracker) expire() {
 	}
 }
 
+// settle decides a flow in its handshake from what its own packets already
+// say, when no more are coming (its timeout, or the end of the capture): a
+// short non-TLS answer is not_tls; a QUIC Version Negotiation the client
+// did not follow ended the attempt (server_closed, at the time of that
+// packet). It reports whether it decided f.
+func (t *Tracker) settle(f *flow) bool {
+	a := f.act
+	if a.client >= 0 && a.endOfServerBytes(1-a.client) {
+		return true
+	}
+	if at, ok := t.quicRefusedVersion(f); ok && f.state == stHandshake {
+		prev := t.at
+		t.at = at
+		t.decide(f, OutcomeServerClosed)
+		t.at = prev
+		return true
+	}
+	return false
+}
+
 // Flush reports every flow still in a handshake as incomplete (or, after the
 // handshake, established), in the order their ClientHellos were seen. Call
 // it at the end of a capture.
@@ -511,8 +532,9 @@ func (t *Tracker) Flush() {
 		return a.h.FirstPacket < b.h.FirstPacket
 	})
 	for _, f := range open {
-		if a := f.act; a.client >= 0 && a.endOfServerBytes(1-a.client) {
+		if t.settle(f) {
 			t.release(f)
+			t.quicForget(f)
 			continue
 		}
 		if f.state == stPost {

@@ -137,6 +137,8 @@ func (d *diag) run() {
 		default:
 			d.serverDropped()
 		}
+	case d.quicVersionRefused():
+		d.quicVersionMismatch()
 	case h.Outcome == capture.OutcomeServerReset, h.Outcome == capture.OutcomeServerClosed:
 		if noSNI(h) {
 			d.missingSNI(nil)

@@ -1,7 +1,9 @@
 package diagnose
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/hellowatch/hellowatch/capture"
 )
@@ -115,4 +117,46 @@ func (d *diag) quicNoAnswer() []string {
 		ev = append(ev, strconv.Itoa(q.Undecryptable)+" packets of the connection looked like Initials but did not decrypt")
 	}
 	return append(ev, "QUIC sends the ClientHello in the client's first packet, with no connection set up before it: a closed UDP port, a firewall dropping UDP and a server ignoring the Initial all look like this")
+}
+
+// quicVersionRefused reports whether a QUIC attempt ended at the server's
+// Version Negotiation packet: the client did not start over in any version
+// it listed (the tracker decides such a flow server_closed).
+func (d *diag) quicVersionRefused() bool {
+	h := d.h
+	q := h.QUIC
+	return d.isQUIC() && q != nil && q.VersionNegotiation && q.RejectedVersion != "" &&
+		h.Outcome == capture.OutcomeServerClosed && !h.ServerHelloSeen && q.ServerInitials == 0
+}
+
+var quicVersionHints = []Hint{
+	{"curl", "use a curl whose HTTP/3 backend (ngtcp2, quiche) speaks a version the server lists; QUIC v1 (RFC 9000) is the one every server speaks"},
+	{"go", "include `quic.Version1` in quic-go's `quic.Config.Versions` (or leave it nil for the defaults)"},
+}
+
+const quicVersionHint = "let the client offer a QUIC version the server lists: QUIC v1 (RFC 9000) is the one every HTTP/3 server speaks"
+
+// quicVersionMismatch: the server answered the client's first Initial with
+// Version Negotiation and the client had no version in common with it.
+func (d *diag) quicVersionMismatch() {
+	h := d.h
+	q := h.QUIC
+	listed := strings.Join(q.ServerVersions, ", ")
+	if listed == "" {
+		listed = "no version"
+	}
+	ev := append(d.helloEvidence(),
+		"client's first Initial used QUIC "+q.RejectedVersion,
+		"server answered with a Version Negotiation packet listing "+listed+" in packet "+strconv.FormatUint(q.VNPacket, 10)+d.since(h.EndTime),
+		"the client sent no Initial in any of those versions afterwards")
+	ev = noServerHello(ev)
+	d.add(Finding{
+		ID:       VersionMismatch,
+		Severity: SeverityError,
+		Summary: "The server does not speak the client's QUIC version (" + q.RejectedVersion + ") and answered with Version Negotiation listing " +
+			listed + "; the client speaks none of those, so the attempt ended before any TLS answer: enable a QUIC version both sides support.",
+		Evidence: ev,
+		Hint:     quicVersionHint,
+		Hints:    slices.Clone(quicVersionHints),
+	})
 }

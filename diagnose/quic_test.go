@@ -18,6 +18,17 @@ import (
 // moved past the timeout, as when the server never answers.
 func quicRecord(t *testing.T, name string, clientOnly bool) *capture.Handshake {
 	t.Helper()
+	got := quicRecords(t, name, clientOnly)
+	if len(got) != 1 {
+		t.Fatalf("%s: want one QUIC record, got %d: %+v", name, len(got), got)
+	}
+	return got[0]
+}
+
+// quicRecords returns every record hellowatch makes of a QUIC sample (see
+// quicRecord).
+func quicRecords(t *testing.T, name string, clientOnly bool) []*capture.Handshake {
+	t.Helper()
 	src, err := capture.OpenFiles([]string{filepath.Join("..", "samples", name)})
 	if err != nil {
 		t.Fatalf("sample %s: %v", name, err)
@@ -52,10 +63,12 @@ func quicRecord(t *testing.T, name string, clientOnly bool) *capture.Handshake {
 		tr.Advance(time.Unix(0, last).Add(capture.DefaultTimeout + time.Second))
 	}
 	tr.Flush()
-	if len(got) != 1 || got[0].Transport != "quic" || got[0].QUIC == nil {
-		t.Fatalf("%s: want one QUIC record, got %d: %+v", name, len(got), got)
+	for _, h := range got {
+		if h.Transport != "quic" || h.QUIC == nil {
+			t.Fatalf("%s: not a QUIC record: %+v", name, h)
+		}
 	}
-	return got[0]
+	return got
 }
 
 // tcpWords are what a QUIC finding must not say: QUIC has no TCP
@@ -174,6 +187,40 @@ func TestQUICFindings(t *testing.T) {
 			checkQUICWording(t, h, fs)
 			checkInvariants(t, h, fs)
 		})
+	}
+}
+
+// TestQUICVersionNegotiation: the attempt that ended at the server's
+// Version Negotiation is version_mismatch, naming both sides' versions,
+// also without SNI (not missing_sni: the server never saw the hello's
+// TLS); the client that started over in v1 has no finding.
+func TestQUICVersionNegotiation(t *testing.T) {
+	recs := quicRecords(t, "quic-go-version-negotiation.pcap", false)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	if fs := Diagnose(recs[0]); len(fs) != 0 {
+		t.Errorf("started over in v1 (outcome %s): findings %v", recs[0].Outcome, ids(fs))
+	}
+	refused := recs[1]
+	for _, sni := range []bool{true, false} {
+		h := *refused
+		if !sni {
+			h.HasSNI, h.ServerName = false, ""
+		}
+		fs := Diagnose(&h)
+		if got := ids(fs); !slices.Equal(got, []string{VersionMismatch}) {
+			t.Fatalf("sni %v, outcome %s: ids = %v, want [version_mismatch]", sni, h.Outcome, got)
+		}
+		text := strings.Join(append([]string{fs[0].Summary}, fs[0].Evidence...), "\n")
+		for _, c := range []string{"client's QUIC version (v2)", "client's first Initial used QUIC v2",
+			"server answered with a Version Negotiation packet listing", "v1 in packet 8", "no ServerHello was sent"} {
+			if !strings.Contains(text, c) {
+				t.Errorf("finding lacks %q:\n%s", c, text)
+			}
+		}
+		checkQUICWording(t, &h, fs)
+		checkInvariants(t, &h, fs)
 	}
 }
 

@@ -304,6 +304,10 @@ func appendQUIC(dst []byte, q *capture.QUICInfo) []byte {
 	}
 	dst = append(dst, `,"version_negotiation":`...)
 	dst = appendBool(dst, q.VersionNegotiation)
+	dst = append(dst, `,"rejected_version":`...)
+	dst = appendNullableString(dst, q.RejectedVersion, false)
+	dst = append(dst, `,"server_versions":`...)
+	dst = appendJSONStrings(dst, q.ServerVersions, false)
 	dst = append(dst, `,"client_initials":`...)
 	dst = strconv.AppendInt(dst, int64(q.ClientInitials), 10)
 	dst = append(dst, `,"server_initials":`...)

@@ -4,8 +4,10 @@
 # 12. Server: Caddy 2.6 (Debian package; HTTP/3 is on by default for HTTPS
 # sites; `tls internal` for a local CA) and, for the Retry, a quic-go server
 # (samples/internal/quicclient -listen -retry). Clients: headless Chromium
-# and samples/internal/quicclient (quic-go v0.65).
+# and samples/internal/quicclient (quic-go v0.65). With sample names as
+# arguments, only those are rebuilt.
 set -eu
+ONLY=" $* "
 cd "$(dirname "$0")"
 OUT=$(pwd)
 need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; }
@@ -41,6 +43,7 @@ sleep 3
 capture() {
 	name=$1 filter=$2
 	shift 2
+	case "$ONLY" in "  " | *" $name "*) ;; *) return 0 ;; esac
 	tcpdump -i lo -U -s 0 -w "$OUT/$name" "$filter" >/dev/null 2>&1 &
 	tp=$!
 	sleep 1
@@ -69,9 +72,19 @@ capture quic-go-pq-hello.pcap 'udp port 443' "$WORK/quicclient" -addr 127.0.0.1:
 PIDS="$PIDS $!"
 sleep 1
 capture quic-go-retry.pcap 'udp port 4433' "$WORK/quicclient" -addr 127.0.0.1:4433 -sni example.test -pq=false
+# 6. Version Negotiation: a quic-go server that speaks only QUIC v1. A client
+# offering v2 then v1 starts over in v1 after the server's Version
+# Negotiation (established); one offering only v2 gives up (refused).
+"$WORK/quicclient" -listen 127.0.0.1:4434 -name example.test -versions v1 >"$WORK/vn-server.log" 2>&1 &
+PIDS="$PIDS $!"
+sleep 1
+capture quic-go-version-negotiation.pcap 'udp port 4434' sh -c "
+	'$WORK/quicclient' -addr 127.0.0.1:4434 -sni example.test -pq=false -versions v2,v1
+	'$WORK/quicclient' -addr 127.0.0.1:4434 -sni example.test -pq=false -versions v2"
 
-for f in quic-chromium-h3.pcap quic-go-no-sni.pcap quic-go-unknown-name.pcap quic-go-pq-hello.pcap quic-go-retry.pcap; do
+for f in quic-chromium-h3.pcap quic-go-no-sni.pcap quic-go-unknown-name.pcap quic-go-pq-hello.pcap quic-go-retry.pcap quic-go-version-negotiation.pcap; do
+	[ -f "$OUT/$f" ] || continue
 	echo "== $f ($(stat -c %s "$OUT/$f") bytes)"
-	tshark -r "$OUT/$f" -d udp.port==4433,quic -T fields -e frame.number -e quic.long.packet_type -e tls.handshake.type \
+	tshark -r "$OUT/$f" -d udp.port==4433,quic -d udp.port==4434,quic -T fields -e frame.number -e quic.long.packet_type -e tls.handshake.type \
 		-e tls.handshake.extensions_server_name -e quic.cc.error_code -e quic.reason_phrase 2>/dev/null | head -20
 done

@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -30,9 +31,22 @@ func main() {
 	name := flag.String("name", "example.test", "server: the only name served (others are refused)")
 	retry := flag.Bool("retry", false, "server: force a Retry for every connection")
 	pq := flag.Bool("pq", true, "client: offer X25519MLKEM768 (a ClientHello spanning two Initials)")
+	versions := flag.String("versions", "", "QUIC versions offered (client, first one used first) or accepted (server), e.g. v2,v1; empty: quic-go's default")
 	flag.Parse()
+	qcfg := &quic.Config{}
+	for _, v := range strings.FieldsFunc(*versions, func(r rune) bool { return r == ',' }) {
+		switch v {
+		case "v1":
+			qcfg.Versions = append(qcfg.Versions, quic.Version1)
+		case "v2":
+			qcfg.Versions = append(qcfg.Versions, quic.Version2)
+		default:
+			fmt.Fprintf(os.Stderr, "unknown QUIC version %q (v1, v2)\n", v)
+			os.Exit(2)
+		}
+	}
 	if *listen != "" {
-		fmt.Fprintln(os.Stderr, serve(*listen, *name, *retry))
+		fmt.Fprintln(os.Stderr, serve(*listen, *name, *retry, qcfg))
 		os.Exit(1)
 	}
 	cfg := &tls.Config{ServerName: *sni, InsecureSkipVerify: true, NextProtos: []string{"h3"}}
@@ -41,7 +55,7 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	conn, err := quic.DialAddr(ctx, *addr, cfg, &quic.Config{})
+	conn, err := quic.DialAddr(ctx, *addr, cfg, qcfg)
 	if err != nil {
 		fmt.Println("handshake failed:", err)
 		return
@@ -50,7 +64,7 @@ func main() {
 	_ = conn.CloseWithError(0, "")
 }
 
-func serve(addr, name string, retry bool) error {
+func serve(addr, name string, retry bool, qcfg *quic.Config) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -81,7 +95,7 @@ func serve(addr, name string, retry bool) error {
 	if retry {
 		tr.VerifySourceAddress = func(net.Addr) bool { return true }
 	}
-	ln, err := tr.Listen(cfg, &quic.Config{})
+	ln, err := tr.Listen(cfg, qcfg)
 	if err != nil {
 		return err
 	}
