@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -191,4 +192,24 @@ func TestReadStdin(t *testing.T) {
 			t.Errorf("exit %d, stderr %q; want 1 naming standard input", code, p.stderr.String())
 		}
 	})
+}
+
+// TestMetricsServerClosed: a run with --metrics-addr closes its listener
+// when it returns (the port is free again), so a process that embeds the
+// command, or a test, does not leak it.
+func TestMetricsServerClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	if _, stderr, code := runCmd(t, "-r", filepath.Join("..", "..", "samples", "incident-missing-sni.pcap"), "--metrics-addr", addr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("metrics port %s still taken after the run returned: %v", addr, err)
+	}
+	ln.Close()
 }

@@ -321,8 +321,10 @@ type runner struct {
 	sum     *report.Summary
 	metrics *report.Metrics
 	pcap    *pcapOut // -w, or nil
-	live    bool
-	start   time.Time
+
+	metricsSrv *http.Server // --metrics-addr, or nil
+	live       bool
+	start      time.Time
 
 	reported   int
 	failedSeen bool
@@ -418,6 +420,7 @@ func (r *runner) run() int {
 			fmt.Fprintf(r.stderr, "hellowatch: --metrics-addr: %v\n", err)
 			return exitError
 		}
+		defer r.metricsSrv.Close()
 	}
 
 	sigs := make(chan os.Signal, 1)
@@ -586,6 +589,7 @@ func (r *runner) serveMetrics() error {
 		return err
 	}
 	srv := &http.Server{Handler: report.Handler(reg, r.ready.Load), ReadHeaderTimeout: 5 * time.Second}
+	r.metricsSrv = srv
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			r.log.Error("metrics server", "err", err)
