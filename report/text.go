@@ -62,6 +62,14 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 	b = h.Client.AppendTo(b)
 	b = append(b, " → "...)
 	b = h.Server.AppendTo(b)
+	if h.Transport == "quic" {
+		// UDP: say so, with the QUIC version in use (tcpdump says UDP).
+		b = append(b, " QUIC"...)
+		if h.QUIC != nil && h.QUIC.Version != "" {
+			b = append(b, ' ')
+			b = appendEscapedWire(b, h.QUIC.Version)
+		}
+	}
 	b = append(b, ' ')
 	switch {
 	case h.HasSNI:
