@@ -159,7 +159,7 @@ func (t *Tracker) quicPacket(f *flow, k flowKey, dir int, p *Packet, d *Decoded)
 			t.skipped[int(SkipNotTCPUDP)%len(t.skipped)].Add(1)
 			return
 		}
-		c = t.quicProbe(d.Payload)
+		c = t.quicProbe(d.Payload, true)
 		if c == nil {
 			return
 		}
@@ -186,12 +186,15 @@ func (t *Tracker) quicPacket(f *flow, k flowKey, dir int, p *Packet, d *Decoded)
 
 // quicProbe tells whether b starts with a client Initial that
 // authenticates with the keys of its own DCID, and returns the new
-// connection's state if so.
-func (t *Tracker) quicProbe(b []byte) *quicConn {
+// connection's state if so. count says whether a packet that does not is
+// counted as undecryptable.
+func (t *Tracker) quicProbe(b []byte, count bool) *quicConn {
 	q := &t.quic
 	h := &q.hdr
 	if err := quic.ParseHeader(b, h); err != nil || h.Type != quic.PacketInitial || len(h.DCID) < 1 {
-		q.undecryptable.Add(1)
+		if count {
+			q.undecryptable.Add(1)
+		}
 		return nil
 	}
 	var c *quicConn
@@ -211,7 +214,9 @@ func (t *Tracker) quicProbe(b []byte) *quicConn {
 	if _, _, err := c.keys.Client.Open(q.plain, b, h, -1); err != nil {
 		// Not QUIC, a server's Initial (its keys need the client's DCID),
 		// or a client Initial after the first (its DCID is the server's).
-		q.undecryptable.Add(1)
+		if count {
+			q.undecryptable.Add(1)
+		}
 		c.reset()
 		q.free = append(q.free, c)
 		return nil
@@ -227,6 +232,34 @@ func (t *Tracker) quicProbe(b []byte) *quicConn {
 	return c
 }
 
+// cidHash is FNV-1a of a connection ID: flow.qcid.
+func cidHash(cid []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, b := range cid {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	return h
+}
+
+// quicNewConnection tells whether the Initial b on the decided flow f
+// opens a new connection: its DCID is not the decided connection's and it
+// authenticates as a client's first Initial (a late Initial of the old
+// connection carries the old DCID, or the server's, whose keys it does not
+// open with). Only long-header Initials of decided flows get here.
+func (t *Tracker) quicNewConnection(f *flow, b []byte) bool {
+	h := &t.quic.hdr
+	if quic.ParseHeader(b, h) != nil || cidHash(h.DCID) == f.qcid {
+		return false
+	}
+	c := t.quicProbe(b, false)
+	if c == nil {
+		return false
+	}
+	c.reset()
+	t.quic.free = append(t.quic.free, c)
+	return true
+}
+
 // quicStart makes f a QUIC flow in its handshake with c as its state: the
 // sender of the first authenticated Initial is the client.
 func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) {
@@ -235,6 +268,7 @@ func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) {
 		q.conns = make(map[*flow]*quicConn)
 	}
 	q.conns[f] = c
+	f.qcid = cidHash(c.odcid[:c.odcidLen])
 	c.client = dir
 	a := f.act
 	if a == nil {
@@ -373,7 +407,7 @@ func (t *Tracker) quicRefusedVersion(f *flow) (int64, bool) {
 // server's Version Negotiation: a compatible client starts over on the same
 // 4-tuple with a new DCID (RFC 9000 §6.2). It reports whether the packet
 // authenticates with the new version's keys, which then replace the old.
-func (t *Tracker) quicRestart(c *quicConn, pkt []byte, h *quic.Header) bool {
+func (t *Tracker) quicRestart(f *flow, c *quicConn, pkt []byte, h *quic.Header) bool {
 	old := c.keys
 	if c.keys.Derive(h.Version, h.DCID) != nil {
 		c.keys = old
@@ -384,6 +418,7 @@ func (t *Tracker) quicRestart(c *quicConn, pkt []byte, h *quic.Header) bool {
 		return false
 	}
 	c.restarted = true
+	f.qcid = cidHash(h.DCID)
 	c.keysLen = copy(c.keysFrom[:], h.DCID)
 	c.odcidLen = copy(c.odcid[:], h.DCID)
 	c.retried, c.rekeyed, c.retryLen = false, false, 0
@@ -402,7 +437,7 @@ func (t *Tracker) quicRestart(c *quicConn, pkt []byte, h *quic.Header) bool {
 func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pkt []byte) {
 	q := &t.quic
 	h := &q.hdr
-	if side == 0 && c.vnAt != 0 && !c.restarted && h.Version != c.keys.Version && !t.quicRestart(c, pkt, h) {
+	if side == 0 && c.vnAt != 0 && !c.restarted && h.Version != c.keys.Version && !t.quicRestart(f, c, pkt, h) {
 		t.quicUndecryptable(c)
 		return
 	}

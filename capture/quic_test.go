@@ -105,6 +105,37 @@ func TestQUICVersionNegotiation(t *testing.T) {
 	}
 }
 
+// TestQUICSharedSocket: an HTTP/3 client's shared UDP socket makes its
+// second connection on the 4-tuple of the first, decided one. Its Initial
+// (a new DCID, authenticating under that DCID's keys) starts a new record;
+// the first connection's late packets do not.
+func TestQUICSharedSocket(t *testing.T) {
+	var got []*Handshake
+	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+	for _, p := range readQUICSample(t, "quic-go-shared-socket.pcap") {
+		tr.Packet(p)
+	}
+	tr.Flush()
+	if len(got) != 2 {
+		t.Fatalf("%d records, want 2 (one per connection)", len(got))
+	}
+	a, b := got[0], got[1]
+	if a.Client != b.Client || a.Server != b.Server {
+		t.Fatalf("not one 4-tuple: %v -> %v, %v -> %v", a.Client, a.Server, b.Client, b.Server)
+	}
+	for _, h := range got {
+		if h.Outcome != OutcomeEstablished || h.ServerName != "example.test" || h.QUIC.ServerInitials == 0 || h.QUIC.Undecryptable != 0 {
+			t.Errorf("record %+v quic %+v", h, h.QUIC)
+		}
+	}
+	if string(a.QUIC.DCID) == string(b.QUIC.DCID) || b.FirstPacket <= a.LastPacket {
+		t.Errorf("second record: DCID %x (first %x), first packet %d after the first's last %d", b.QUIC.DCID, a.QUIC.DCID, b.FirstPacket, a.LastPacket)
+	}
+	if s := tr.Stats(); s.QUICUndecryptable != 0 {
+		t.Errorf("%d packets counted undecryptable", s.QUICUndecryptable)
+	}
+}
+
 // TestQUICDecidedAllocs checks that packets of a decided QUIC connection
 // cost the flow lookup and nothing else: no allocation.
 func TestQUICDecidedAllocs(t *testing.T) {

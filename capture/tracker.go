@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hellowatch/hellowatch/quic"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
@@ -134,7 +135,11 @@ type flow struct {
 	syn      uint8     // bit dir: a SYN was seen from that side
 	isn      [2]uint32 // first sequence number after each side's SYN
 	synTS    int64     // time of the client's SYN
-	act      *active
+	// qcid identifies a QUIC flow's connection: a hash of the client's
+	// original DCID, so that a new connection on the same 4-tuple (an
+	// HTTP/3 client's shared UDP socket) is told from the decided one.
+	qcid uint64
+	act  *active
 }
 
 // timerEntry is a lazily deleted deadline; stale when gen differs.
@@ -326,6 +331,12 @@ func (t *Tracker) decoded(p *Packet, d *Decoded, now int64) {
 	}
 	f := t.flows[k]
 	if f != nil && f.state >= stDone {
+		if k.proto == ProtoUDP && quic.LooksLikeInitial(d.Payload) && t.quicNewConnection(f, d.Payload) {
+			// A new QUIC connection on the 4-tuple of a decided one.
+			t.remove(f)
+			t.quicPacket(nil, k, dir, p, d)
+			return
+		}
 		// The common case on a busy host: one lookup, nothing copied.
 		f.lastTS = t.now
 		if f.writeAll && t.cfg.PacketOut != nil {

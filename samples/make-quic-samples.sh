@@ -72,7 +72,10 @@ capture quic-go-pq-hello.pcap 'udp port 443' "$WORK/quicclient" -addr 127.0.0.1:
 PIDS="$PIDS $!"
 sleep 1
 capture quic-go-retry.pcap 'udp port 4433' "$WORK/quicclient" -addr 127.0.0.1:4433 -sni example.test -pq=false
-# 6. Version Negotiation: a quic-go server that speaks only QUIC v1. A client
+# 6. Two connections one after the other from one UDP socket (as an HTTP/3
+# client's shared transport makes them): the same 4-tuple, two records.
+capture quic-go-shared-socket.pcap 'udp port 443' "$WORK/quicclient" -addr 127.0.0.1:443 -sni example.test -pq=false -n 2
+# 7. Version Negotiation: a quic-go server that speaks only QUIC v1. A client
 # offering v2 then v1 starts over in v1 after the server's Version
 # Negotiation (established); one offering only v2 gives up (refused).
 "$WORK/quicclient" -listen 127.0.0.1:4434 -name example.test -versions v1 >"$WORK/vn-server.log" 2>&1 &
@@ -82,9 +85,9 @@ capture quic-go-version-negotiation.pcap 'udp port 4434' sh -c "
 	'$WORK/quicclient' -addr 127.0.0.1:4434 -sni example.test -pq=false -versions v2,v1
 	'$WORK/quicclient' -addr 127.0.0.1:4434 -sni example.test -pq=false -versions v2"
 
-for f in quic-chromium-h3.pcap quic-go-no-sni.pcap quic-go-unknown-name.pcap quic-go-pq-hello.pcap quic-go-retry.pcap quic-go-version-negotiation.pcap; do
+for f in quic-chromium-h3.pcap quic-go-no-sni.pcap quic-go-unknown-name.pcap quic-go-pq-hello.pcap quic-go-retry.pcap quic-go-shared-socket.pcap quic-go-version-negotiation.pcap; do
 	[ -f "$OUT/$f" ] || continue
 	echo "== $f ($(stat -c %s "$OUT/$f") bytes)"
 	tshark -r "$OUT/$f" -d udp.port==4433,quic -d udp.port==4434,quic -T fields -e frame.number -e quic.long.packet_type -e tls.handshake.type \
-		-e tls.handshake.extensions_server_name -e quic.cc.error_code -e quic.reason_phrase 2>/dev/null | head -20
+		-e tls.handshake.extensions_server_name -e quic.cc.error_code 2>/dev/null | head -20
 done

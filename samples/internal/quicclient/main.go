@@ -31,6 +31,7 @@ func main() {
 	name := flag.String("name", "example.test", "server: the only name served (others are refused)")
 	retry := flag.Bool("retry", false, "server: force a Retry for every connection")
 	pq := flag.Bool("pq", true, "client: offer X25519MLKEM768 (a ClientHello spanning two Initials)")
+	conns := flag.Int("n", 1, "client: connections to make one after the other from the same UDP socket (as an HTTP/3 client's shared transport does)")
 	versions := flag.String("versions", "", "QUIC versions offered (client, first one used first) or accepted (server), e.g. v2,v1; empty: quic-go's default")
 	flag.Parse()
 	qcfg := &quic.Config{}
@@ -53,9 +54,28 @@ func main() {
 	if !*pq {
 		cfg.CurvePreferences = []tls.CurveID{tls.X25519}
 	}
+	udp, err := net.ListenUDP("udp", nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tr := &quic.Transport{Conn: udp}
+	defer tr.Close()
+	raddr, err := net.ResolveUDPAddr("udp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for range *conns {
+		dial(tr, raddr, cfg, qcfg)
+	}
+}
+
+// dial makes one connection over tr and closes it.
+func dial(tr *quic.Transport, addr net.Addr, cfg *tls.Config, qcfg *quic.Config) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	conn, err := quic.DialAddr(ctx, *addr, cfg, qcfg)
+	conn, err := tr.Dial(ctx, addr, cfg, qcfg)
 	if err != nil {
 		fmt.Println("handshake failed:", err)
 		return
