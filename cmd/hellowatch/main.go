@@ -116,7 +116,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.snaplen, "s", 262144, "live: capture `snaplen` bytes per packet")
 	fs.IntVar(&o.bufferKiB, "B", 8192, "live: kernel capture buffer `size` in KiB")
 	fs.BoolVar(&o.noPromisc, "p", false, "live: do not put the interface into promiscuous mode")
-	fs.StringVar(&o.user, "Z", "", "drop privileges to `user` after opening the capture")
+	fs.StringVar(&o.user, "Z", "", "drop privileges to `user` after opening the capture, before creating the -w file")
 	fs.StringVar(&o.writeFile, "w", "", "write every packet of the flows whose handshake failed to `file` (pcapng)")
 	fs.Var(newChoice(&o.format, "auto", "text", "json", "auto"), "format", "output `format`: text, json, or auto (text on a terminal, json otherwise)")
 	fs.BoolVar(&o.failures, "failures", false, "report only failed handshakes")
@@ -128,7 +128,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	o.logLevel = "info"
 	fs.Var(&checkedString{p: &o.logLevel, check: checkLogLevel}, "log-level", "log `level`: debug, info, warn, error")
 	fs.Var(newChoice(&o.logFormat, "auto", "text", "json", "auto"), "log-format", "log format on stderr: text, json, auto (json unless stderr is a terminal)")
-	fs.Var(newChoice(&o.summary, "auto", "auto", "always", "never"), "summary", "print the end summary to stderr: auto (text output only), always, never")
+	fs.Var(newChoice(&o.summary, "auto", "auto", "always", "never"), "summary", "print the end summary to stderr: auto (with text output, or when capturing live), always, never")
 	fs.IntVar(&o.maxFlows, "max-flows", capture.DefaultMaxFlows, "most flows tracked at once (oldest evicted beyond)")
 	fs.Int64Var(&o.maxBuffer, "max-buffer", capture.DefaultMaxBufferedBytes, "most out-of-order `bytes` buffered in total")
 	fs.BoolVar(&o.immediate, "immediate-mode", false, "live: deliver each packet at once instead of in blocks of up to 100 ms (costs CPU at high rates)")
