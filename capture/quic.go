@@ -386,6 +386,7 @@ func (t *Tracker) quicVersionNegotiation(a *active, c *quicConn, dir, side int, 
 		}
 	}
 	c.vnAt = t.now
+	t.hsQ.push(timerEntry{f: a.f, deadline: t.now + int64(t.cfg.PostTimeout), gen: a.f.gen})
 	c.info.VersionNegotiation = true
 	c.info.RejectedVersion = c.info.Version
 	c.info.ServerVersions = names

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // readSample returns every packet of a sample capture (copied).
@@ -102,6 +103,34 @@ func TestQUICVersionNegotiation(t *testing.T) {
 	if refused.Outcome != OutcomeServerClosed || refused.ServerHelloSeen || refused.QUIC.Version != "v2" ||
 		refused.QUIC.ServerInitials != 0 || !refused.EndTime.Equal(refused.FirstAnswerTime) {
 		t.Errorf("gave up: outcome %v, quic %+v, end %v, first answer %v", refused.Outcome, refused.QUIC, refused.EndTime, refused.FirstAnswerTime)
+	}
+}
+
+// TestQUICVersionNegotiationLive: live, the attempt that ended at the
+// Version Negotiation is reported once the client has been silent for the
+// post-handshake timeout after it, not after the whole handshake timeout;
+// its end time is the Version Negotiation's.
+func TestQUICVersionNegotiationLive(t *testing.T) {
+	ps := readQUICSample(t, "quic-go-version-negotiation.pcap")
+	var got []*Handshake
+	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+	for _, p := range ps {
+		tr.Packet(p)
+	}
+	if len(got) != 1 {
+		t.Fatalf("%d records before any timer, want the established one", len(got))
+	}
+	last := time.Unix(0, ps[len(ps)-1].TS)
+	tr.Advance(last.Add(DefaultPostTimeout - 10*time.Millisecond))
+	if len(got) != 1 {
+		t.Fatalf("refused attempt reported before the post-handshake timeout: %+v", got[1])
+	}
+	tr.Advance(last.Add(DefaultPostTimeout + 10*time.Millisecond))
+	if len(got) != 2 {
+		t.Fatalf("refused attempt not reported %v after the Version Negotiation", DefaultPostTimeout)
+	}
+	if h := got[1]; h.Outcome != OutcomeServerClosed || !h.EndTime.Equal(time.Unix(0, ps[len(ps)-1].TS).UTC()) {
+		t.Errorf("outcome %v, end %v, want server_closed at the Version Negotiation (%v)", h.Outcome, h.EndTime, last)
 	}
 }
 

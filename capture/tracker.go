@@ -19,7 +19,9 @@ type Config struct {
 	// reported as no_response or incomplete. Packet time, not wall time.
 	Timeout time.Duration
 	// PostTimeout is how long an established flow is watched for the client's
-	// first application data (or its closing at once) before it is reported.
+	// first application data (or its closing at once) before it is reported,
+	// and how long a QUIC client has to start over after the server's
+	// Version Negotiation.
 	PostTimeout time.Duration
 	// IdleTimeout is how long a flow without packets stays in the table.
 	IdleTimeout time.Duration
@@ -458,6 +460,11 @@ func (t *Tracker) expire() {
 		switch f.state {
 		case stHandshake:
 			last := a.lastActivity + int64(t.cfg.Timeout)
+			if at, ok := t.quicRefusedVersion(f); ok && a.lastActivity == at && at+int64(t.cfg.PostTimeout) <= t.now {
+				// A client that would start over after a Version
+				// Negotiation does so within a round trip.
+				last = t.now
+			}
 			if last > t.now {
 				t.hsQ.push(timerEntry{f: f, deadline: last, gen: f.gen})
 				continue
