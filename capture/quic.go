@@ -168,6 +168,11 @@ func (t *Tracker) quicPacket(f *flow, k flowKey, dir int, p *Packet, d *Decoded)
 		}
 		t.quicStart(f, c, dir, p)
 	}
+	t.quicHandle(f, c, dir, p, d)
+}
+
+// quicHandle handles a datagram of f, a QUIC flow in its handshake.
+func (t *Tracker) quicHandle(f *flow, c *quicConn, dir int, p *Packet, d *Decoded) {
 	a := f.act
 	f.lastTS = t.now
 	t.cur = p
@@ -241,22 +246,26 @@ func cidHash(cid []byte) uint64 {
 	return h
 }
 
-// quicNewConnection tells whether the Initial b on the decided flow f
-// opens a new connection: its DCID is not the decided connection's and it
-// authenticates as a client's first Initial (a late Initial of the old
-// connection carries the old DCID, or the server's, whose keys it does not
-// open with). Only long-header Initials of decided flows get here.
-func (t *Tracker) quicNewConnection(f *flow, b []byte) bool {
+// quicReused handles an Initial on the decided flow f when it opens a new
+// connection on the same 4-tuple (an HTTP/3 client's shared UDP socket):
+// its DCID is not the decided connection's and it authenticates as a
+// client's first Initial under that DCID's keys (a late Initial of the old
+// connection carries the old DCID, or the server's, whose keys do not open
+// it). The decided flow then makes way for the new one. It reports whether
+// it took the packet.
+func (t *Tracker) quicReused(f *flow, k flowKey, dir int, p *Packet, d *Decoded) bool {
 	h := &t.quic.hdr
-	if quic.ParseHeader(b, h) != nil || cidHash(h.DCID) == f.qcid {
+	if quic.ParseHeader(d.Payload, h) != nil || cidHash(h.DCID) == f.qcid {
 		return false
 	}
-	c := t.quicProbe(b, false)
+	c := t.quicProbe(d.Payload, false)
 	if c == nil {
 		return false
 	}
-	c.reset()
-	t.quic.free = append(t.quic.free, c)
+	t.remove(f)
+	f = t.newFlow(k)
+	t.quicStart(f, c, dir, p)
+	t.quicHandle(f, c, dir, p, d)
 	return true
 }
 

@@ -333,11 +333,8 @@ func (t *Tracker) decoded(p *Packet, d *Decoded, now int64) {
 	}
 	f := t.flows[k]
 	if f != nil && f.state >= stDone {
-		if k.proto == ProtoUDP && quic.LooksLikeInitial(d.Payload) && t.quicNewConnection(f, d.Payload) {
-			// A new QUIC connection on the 4-tuple of a decided one.
-			t.remove(f)
-			t.quicPacket(nil, k, dir, p, d)
-			return
+		if k.proto == ProtoUDP && quic.LooksLikeInitial(d.Payload) && t.quicReused(f, k, dir, p, d) {
+			return // a new QUIC connection on the 4-tuple of a decided one
 		}
 		// The common case on a busy host: one lookup, nothing copied.
 		f.lastTS = t.now
