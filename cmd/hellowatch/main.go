@@ -378,7 +378,7 @@ func (r *runner) run() int {
 			fmt.Fprintf(r.stderr, "hellowatch: -w: %v\n", err)
 			return exitError
 		}
-		defer r.pcap.f.Close()
+		defer r.pcap.close() // on an early return; the end of run reports its error
 	}
 
 	format := o.format

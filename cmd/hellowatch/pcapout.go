@@ -17,7 +17,8 @@ type pcapOut struct {
 	f   *os.File
 	buf *bufio.Writer
 	w   *report.PcapngWriter
-	err error // the first write error
+	err    error // the first write error
+	closed bool
 }
 
 func createPcapOut(name string, snaplen int) (*pcapOut, error) {
@@ -52,8 +53,12 @@ func (o *pcapOut) flush() error {
 	return o.err
 }
 
-// close flushes and closes the file.
+// close flushes and closes the file; later calls do nothing.
 func (o *pcapOut) close() error {
+	if o.closed {
+		return nil
+	}
+	o.closed = true
 	err := o.flush()
 	if cerr := o.f.Close(); err == nil {
 		err = cerr
