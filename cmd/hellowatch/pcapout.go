@@ -13,10 +13,10 @@ import (
 // into it while the main goroutine flushes it after each live record, so
 // every use takes mu.
 type pcapOut struct {
-	mu  sync.Mutex
-	f   *os.File
-	buf *bufio.Writer
-	w   *report.PcapngWriter
+	mu     sync.Mutex
+	f      *os.File
+	buf    *bufio.Writer
+	w      *report.PcapngWriter
 	err    error // the first write error
 	closed bool
 }
