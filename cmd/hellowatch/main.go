@@ -363,6 +363,16 @@ func (r *runner) run() int {
 	defer r.src.Close()
 	r.ready.Store(true)
 
+	// The metrics port is bound before -Z drops root, so that it may be
+	// a privileged one; it serves once the capture runs.
+	var metricsLn net.Listener
+	if o.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", o.metricsAddr); err != nil {
+			fmt.Fprintf(r.stderr, "hellowatch: --metrics-addr: %v\n", err)
+			return exitError
+		}
+		defer metricsLn.Close() // on an early return; the server closes it too
+	}
 	// Like tcpdump: -Z drops root after opening the capture and before
 	// opening the -w file, which is then created as that user.
 	if o.user != "" {
@@ -415,11 +425,8 @@ func (r *runner) run() int {
 	r.tracker = capture.NewPipeline(cfg, o.workers, !r.live)
 	defer r.tracker.Close()
 
-	if o.metricsAddr != "" {
-		if err := r.serveMetrics(); err != nil {
-			fmt.Fprintf(r.stderr, "hellowatch: --metrics-addr: %v\n", err)
-			return exitError
-		}
+	if metricsLn != nil {
+		r.serveMetrics(metricsLn)
 		defer r.metricsSrv.Close()
 	}
 
@@ -579,15 +586,12 @@ func (r *runner) stats() report.Stats {
 	}
 }
 
-func (r *runner) serveMetrics() error {
+// serveMetrics serves /metrics, /healthz and /readyz on ln.
+func (r *runner) serveMetrics(ln net.Listener) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.metrics = report.NewMetrics(reg, getVersion())
 	r.metrics.SetStatsFunc(r.stats)
-	ln, err := net.Listen("tcp", r.o.metricsAddr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{Handler: report.Handler(reg, r.ready.Load), ReadHeaderTimeout: 5 * time.Second}
 	r.metricsSrv = srv
 	go func() {
@@ -596,5 +600,4 @@ func (r *runner) serveMetrics() error {
 		}
 	}()
 	r.log.Info("serving metrics", "addr", ln.Addr().String())
-	return nil
 }

@@ -123,7 +123,18 @@ func TestDropPrivileges(t *testing.T) {
 		t.Fatal(err)
 	}
 	wfile := filepath.Join(wdir, "failed.pcapng")
-	p := startBin(t, bin, "-i", "lo", "-Z", "nobody", "-w", wfile, "--format", "json", "--summary", "always",
+	// The metrics port is bound before the drop: a privileged one works.
+	metricsAddr := ""
+	for lp := 900; lp < 1024 && metricsAddr == ""; lp++ {
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(lp)); err == nil {
+			metricsAddr = l.Addr().String()
+			l.Close()
+		}
+	}
+	if metricsAddr == "" {
+		t.Fatal("no free port below 1024")
+	}
+	p := startBin(t, bin, "-i", "lo", "-Z", "nobody", "-w", wfile, "--metrics-addr", metricsAddr, "--format", "json", "--summary", "always",
 		"tcp", "port", strconv.Itoa(port))
 	p.waitFor(t, "dropped privileges", 10*time.Second)
 	p.waitFor(t, "capturing", 10*time.Second)
@@ -174,6 +185,9 @@ func TestDropPrivileges(t *testing.T) {
 	if rec["outcome"] != "established" {
 		t.Errorf("record after the drop: %v", rec)
 	}
+	if code, body := httpGet(t, "http://"+metricsAddr+"/metrics"); code != 200 || !strings.Contains(body, "hellowatch_handshakes_total") {
+		t.Errorf("metrics on privileged port %s after the drop: %d %.200s", metricsAddr, code, body)
+	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait(t, 5*time.Second)
 	if p.code != 0 || !strings.Contains(p.stderr.String(), "== hellowatch summary") {
@@ -185,7 +199,7 @@ func TestDropPrivileges(t *testing.T) {
 	} else if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
 		t.Errorf("-w file %s owned by uid %d, want nobody (%d): created before the drop", wfile, st.Uid, uid)
 	}
-	t.Logf("as nobody (uid %s, gid %s) on every thread, CapEff 0, handshake %s reported: %v; -w file created as nobody", u.Uid, u.Gid, sni, rec["outcome"])
+	t.Logf("as nobody (uid %s, gid %s) on every thread, CapEff 0, handshake %s reported: %v; -w file created as nobody; metrics on %s", u.Uid, u.Gid, sni, rec["outcome"], metricsAddr)
 }
 
 func randomHex(n int) string {
