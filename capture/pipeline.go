@@ -21,13 +21,14 @@ import (
 // once into the batch that carries them.
 //
 // Records reach Config.Emit on the caller's goroutine, from inside Packet,
-// Advance and Flush. Config.Failed and Config.PacketOut run on the worker
-// goroutines, several at once: they must be safe for concurrent use, also
-// with whatever the caller's goroutine does with the same output. With Ordered set, they come out in an order that does
+// Advance and Flush. With Ordered set, they come out in an order that does
 // not depend on the number of workers or on their timing: by decision time
 // (Handshake.EndTime), then by the flow's first packet; a record waits
 // until every worker has gone past its time. Without it (live captures)
 // each record comes out as soon as the caller's goroutine collects it.
+// Config.Failed and Config.PacketOut run on the worker goroutines, several
+// at once: they must be safe for concurrent use, also with whatever the
+// caller's goroutine does with the same output.
 //
 // A Pipeline with any number of workers emits the same records as with
 // one, with one exception: MaxFlows and MaxBufferedBytes are shared out

@@ -116,7 +116,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.snaplen, "s", 262144, "live: capture `snaplen` bytes per packet")
 	fs.IntVar(&o.bufferKiB, "B", 8192, "live: kernel capture buffer `size` in KiB")
 	fs.BoolVar(&o.noPromisc, "p", false, "live: do not put the interface into promiscuous mode")
-	fs.StringVar(&o.user, "Z", "", "drop privileges to `user` after opening the capture, before creating the -w file")
+	fs.StringVar(&o.user, "Z", "", "drop privileges to `user` after opening the capture and the metrics port, before creating the -w file")
 	fs.StringVar(&o.writeFile, "w", "", "write every packet of the flows whose handshake failed to `file` (pcapng)")
 	fs.Var(newChoice(&o.format, "auto", "text", "json", "auto"), "format", "output `format`: text, json, or auto (text on a terminal, json otherwise)")
 	fs.BoolVar(&o.failures, "failures", false, "report only failed handshakes")
