@@ -1,8 +1,11 @@
 package main
 
 import (
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -91,4 +94,39 @@ func matchLines(want, got []string) bool {
 		return false
 	}
 	return len(got) > 0 && got[0] == want[0] && matchLines(want[1:], got[1:])
+}
+
+// TestDocsEnvNames: every HELLOWATCH_* variable the README, the Dockerfile
+// and the deploy/ examples set is one the command reads (a flag's name or
+// its alias), so that no example configures a setting that is ignored.
+func TestDocsEnvNames(t *testing.T) {
+	valid := map[string]bool{}
+	newFlagSet(&options{}, io.Discard).VisitAll(func(f *flag.Flag) {
+		if a, ok := flagEnvAliases[f.Name]; ok {
+			valid[a] = true
+		} else {
+			valid[envName(f.Name)] = true
+		}
+	})
+	files := []string{filepath.Join("..", "..", "README.md"), filepath.Join("..", "..", "Dockerfile")}
+	deploy, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "*", "*.y*ml"))
+	top, _ := filepath.Glob(filepath.Join("..", "..", "deploy", "*.y*ml"))
+	files = append(append(files, deploy...), top...)
+	re := regexp.MustCompile(`\bHELLOWATCH_[A-Z0-9_]*[A-Z0-9]\b`)
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range re.FindAllString(string(b), -1) {
+			n++
+			if !valid[name] {
+				t.Errorf("%s sets %s, which hellowatch does not read", f, name)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no HELLOWATCH_ variable found in the docs and deploy examples")
+	}
 }
