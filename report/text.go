@@ -125,6 +125,8 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 	if a := keyAlert(h); a != nil {
 		b = append(b, ' ')
 		b = append(b, AlertText(a)...)
+	} else if q := h.QUIC; q != nil {
+		b = appendQUICEnd(b, h, q)
 	}
 	if h.Outcome == capture.OutcomeNotTLS && len(h.NotTLSPrefix) > 0 {
 		b = append(b, ` "`...)
@@ -151,6 +153,37 @@ func keyAlert(h *capture.Handshake) *capture.AlertRecord {
 		}
 	}
 	return h.LastAlert()
+}
+
+// appendQUICEnd says how a QUIC handshake without a TLS alert ended, when
+// its Initial packets show it: "server CONNECTION_CLOSE 0x0002", or
+// "server version_negotiation(v1)" for an attempt the client gave up after
+// the server's Version Negotiation.
+func appendQUICEnd(b []byte, h *capture.Handshake, q *capture.QUICInfo) []byte {
+	switch {
+	case q.Close != nil:
+		b = append(b, ' ')
+		b = append(b, q.Close.Sender.String()...)
+		if q.Close.Application {
+			b = append(b, " application"...)
+		}
+		code := strconv.FormatUint(q.Close.Code, 16)
+		for len(code) < 4 {
+			code = "0" + code
+		}
+		b = append(b, " CONNECTION_CLOSE 0x"...)
+		b = append(b, code...)
+	case q.VersionNegotiation && h.Outcome == capture.OutcomeServerClosed && !h.ServerHelloSeen:
+		b = append(b, " server version_negotiation("...)
+		for i, v := range q.ServerVersions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendEscapedWire(b, v)
+		}
+		b = append(b, ')')
+	}
+	return b
 }
 
 // AlertText renders an alert as "server fatal handshake_failure(40)" or

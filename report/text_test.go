@@ -110,3 +110,34 @@ func BenchmarkTextWriter(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestTextQUICEnd: a QUIC handshake that ended without a TLS alert says how
+// on its line: the CONNECTION_CLOSE's sender and code, or the versions of
+// the Version Negotiation the client gave up after.
+func TestTextQUICEnd(t *testing.T) {
+	quic := func(o capture.Outcome, q capture.QUICInfo) *capture.Handshake {
+		h := samples()[0].h
+		h.Transport, h.Alerts, h.Outcome, h.QUIC = "quic", nil, o, &q
+		return h
+	}
+	for _, tc := range []struct {
+		h    *capture.Handshake
+		want string
+	}{
+		{quic(capture.OutcomeServerClosed, capture.QUICInfo{Version: "v1", Close: &capture.QUICClose{Sender: capture.SideServer, Code: 0x2}}),
+			"QUIC v1 (no SNI) TLS 1.2,TLS 1.1,TLS 1.0 → - alpn=http/1.1 server_closed server CONNECTION_CLOSE 0x0002\n"},
+		{quic(capture.OutcomeServerClosed, capture.QUICInfo{Version: "v1", Close: &capture.QUICClose{Sender: capture.SideServer, Code: 0x10c, Application: true}}),
+			"server_closed server application CONNECTION_CLOSE 0x010c\n"},
+		{quic(capture.OutcomeServerClosed, capture.QUICInfo{Version: "v2", VersionNegotiation: true, RejectedVersion: "v2", ServerVersions: []string{"v1", "grease-0x1a2a3a4a"}}),
+			"QUIC v2 (no SNI) TLS 1.2,TLS 1.1,TLS 1.0 → - alpn=http/1.1 server_closed server version_negotiation(v1,grease-0x1a2a3a4a)\n"},
+		{quic(capture.OutcomeIncomplete, capture.QUICInfo{Version: "v1"}), "→ - alpn=http/1.1 incomplete\n"},
+	} {
+		var buf bytes.Buffer
+		if err := NewTextWriter(&buf, false).Write(tc.h, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(buf.String(), tc.want) {
+			t.Errorf("line %q, want it to end with %q", buf.String(), tc.want)
+		}
+	}
+}
