@@ -32,6 +32,19 @@ func readQUICSample(t *testing.T, name string) []*Packet {
 	}
 }
 
+// trackQUICSample returns the records of a sample run through a Tracker
+// and flushed.
+func trackQUICSample(t *testing.T, name string) []*Handshake {
+	t.Helper()
+	var got []*Handshake
+	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+	for _, p := range readQUICSample(t, name) {
+		tr.Packet(p)
+	}
+	tr.Flush()
+	return got
+}
+
 func TestQUICSamples(t *testing.T) {
 	for _, tc := range []struct {
 		file    string
@@ -48,12 +61,7 @@ func TestQUICSamples(t *testing.T) {
 		{"quic-go-pq-hello.pcap", "example.test", OutcomeEstablished, 0, false, 2},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			var got []*Handshake
-			tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
-			for _, p := range readQUICSample(t, tc.file) {
-				tr.Packet(p)
-			}
-			tr.Flush()
+			got := trackQUICSample(t, tc.file)
 			if len(got) != 1 {
 				t.Fatalf("%d records", len(got))
 			}
@@ -80,12 +88,7 @@ func TestQUICSamples(t *testing.T) {
 // with the v1 keys of that DCID and the record goes on to established. The
 // client that speaks only v2 gives up: server_closed at the packet's time.
 func TestQUICVersionNegotiation(t *testing.T) {
-	var got []*Handshake
-	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
-	for _, p := range readQUICSample(t, "quic-go-version-negotiation.pcap") {
-		tr.Packet(p)
-	}
-	tr.Flush()
+	got := trackQUICSample(t, "quic-go-version-negotiation.pcap")
 	if len(got) != 2 {
 		t.Fatalf("%d records, want 2", len(got))
 	}
