@@ -110,7 +110,10 @@ type quicConn struct {
 	// restarted is set once the client started over after it.
 	vnAt      int64
 	restarted bool
-	info      *QUICInfo
+	// charged is what the CRYPTO reassemblers hold, as counted in the
+	// tracker's buffered bytes (MaxBufferedBytes).
+	charged int
+	info    *QUICInfo
 }
 
 // sideIdx is 0 for the client's packets and 1 for the server's.
@@ -312,6 +315,7 @@ func (t *Tracker) quicForget(f *flow) {
 		return
 	}
 	delete(q.conns, f)
+	t.buffered.Add(-int64(c.charged))
 	c.reset()
 	if len(q.free) < 1024 {
 		q.free = append(q.free, c)
@@ -488,9 +492,27 @@ func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pk
 		switch fr.Type {
 		case quic.FrameCrypto:
 			crypto = true
-			if err := c.crypto[side].Add(fr.Offset, fr.Data); errors.Is(err, quic.ErrCryptoConflict) && !a.h.Ambiguous {
+			// A frame far into the stream makes the reassembler hold
+			// everything up to it: counted like TCP's held segments, and
+			// before it is held, so that a flow over MaxBufferedBytes is
+			// let go without the allocation.
+			cs := &c.crypto[side]
+			if end := fr.Offset + uint64(len(fr.Data)); end > uint64(cs.Buffered()) && end <= quic.DefaultCryptoLimit {
+				grow := int(end) - cs.Buffered()
+				c.charged += grow
+				t.charge(f, a, grow)
+				if a.decided {
+					return
+				}
+			}
+			if err := cs.Add(fr.Offset, fr.Data); errors.Is(err, quic.ErrCryptoConflict) && !a.h.Ambiguous {
 				a.h.Ambiguous = true
 				t.ambiguous.Add(1)
+			}
+			if held := c.crypto[0].Buffered() + c.crypto[1].Buffered(); held != c.charged {
+				// A frame Add refused: give back what it was charged.
+				t.buffered.Add(int64(held - c.charged))
+				c.charged = held
 			}
 		case quic.FrameConnectionClose, quic.FrameApplicationClose:
 			t.quicClose(f, a, c, dir, side, fr)

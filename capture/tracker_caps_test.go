@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/hellowatch/hellowatch/capture"
@@ -72,4 +73,58 @@ func TestBufferCapHeldAnswers(t *testing.T) {
 		}
 	}
 	t.Logf("peak %d bytes buffered (cap %d), evicted %v", peak, maxBuf, st.Evicted)
+}
+
+// TestBufferCapQUICCrypto: a QUIC Initial whose CRYPTO frame sits at offset
+// 60000 makes the connection's CRYPTO reassembler hold 61 KB for one
+// 1200-byte datagram. Those bytes count against MaxBufferedBytes like TCP
+// reassembly's (they used not to count at all: n such connections held
+// n × 61 KB, with only the flow limit as a bound), and the heap stays near
+// the cap.
+func TestBufferCapQUICCrypto(t *testing.T) {
+	var pcap bytes.Buffer
+	const flows = 400
+	if err := hostile.QUICCryptoFlood(flows)(&pcap); err != nil {
+		t.Fatal(err)
+	}
+	const maxBuf = 1 << 20
+	var recs []*capture.Handshake
+	tr := capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { recs = append(recs, h) }})
+	src, err := capture.OpenReader("quic-caps", &pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var peak uint64
+	for {
+		p, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Packet(p)
+		peak = max(peak, tr.Stats().BufferedBytes)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	st := tr.Stats()
+	if peak > maxBuf || peak == 0 {
+		t.Errorf("%d bytes buffered at peak, cap %d (0: CRYPTO bytes not counted)", peak, maxBuf)
+	}
+	if st.Evicted["buffer_limit"] == 0 {
+		t.Errorf("no buffer_limit eviction: %v", st.Evicted)
+	}
+	if held > 4*maxBuf {
+		t.Errorf("heap grew by %d bytes over %d flows with a %d-byte cap", held, flows, maxBuf)
+	}
+	tr.Flush()
+	if st := tr.Stats(); st.BufferedBytes != 0 || len(recs) != flows {
+		t.Errorf("after Flush: %d bytes still buffered, %d records for %d flows", st.BufferedBytes, len(recs), flows)
+	}
+	t.Logf("peak %d bytes buffered (cap %d), heap +%d bytes while tracking, evicted %v", peak, maxBuf, held, st.Evicted)
 }

@@ -29,12 +29,25 @@ type CryptoStream struct {
 	n     int
 }
 
-// Reset empties s, keeping its buffer.
+// keepBuf is the largest buffer Reset keeps for reuse: a ClientHello fits
+// (a post-quantum one is ~1.5 KB), and a pool of streams does not keep the
+// 64 KiB that a stranger's far-off CRYPTO frame made one grow to.
+const keepBuf = 16 << 10
+
+// Reset empties s, keeping its buffer when it is small.
 func (s *CryptoStream) Reset() {
-	clear(s.buf)
-	s.buf = s.buf[:0]
+	if cap(s.buf) > keepBuf {
+		s.buf = nil
+	} else {
+		clear(s.buf)
+		s.buf = s.buf[:0]
+	}
 	s.n = 0
 }
+
+// Buffered returns the bytes s holds for its stream: up to the highest
+// offset received, gaps included (what a CRYPTO frame at a far offset costs).
+func (s *CryptoStream) Buffered() int { return len(s.buf) }
 
 func (s *CryptoStream) limit() int {
 	if s.Limit > 0 {

@@ -251,3 +251,28 @@ func BenchmarkDeriveInitialKeys(b *testing.B) {
 		_ = k.Derive(Version1, dcid)
 	}
 }
+
+// TestCryptoStreamBufferedAndReset: a CRYPTO frame far into the stream
+// makes the stream hold every byte up to it (Buffered says so, for the
+// tracker's memory account), and Reset lets go of such a buffer instead of
+// keeping it in a pool of streams; a small one is kept for reuse.
+func TestCryptoStreamBufferedAndReset(t *testing.T) {
+	var s CryptoStream
+	if err := s.Add(60000, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Buffered(); got != 61000 {
+		t.Errorf("Buffered = %d after a frame at 60000..61000, want 61000", got)
+	}
+	s.Reset()
+	if s.Buffered() != 0 || cap(s.buf) != 0 {
+		t.Errorf("after Reset: Buffered %d, cap %d: a 64 KiB buffer kept", s.Buffered(), cap(s.buf))
+	}
+	if err := s.Add(0, make([]byte, 1500)); err != nil {
+		t.Fatal(err)
+	}
+	s.Reset()
+	if cap(s.buf) == 0 {
+		t.Error("a small buffer was not kept for reuse")
+	}
+}

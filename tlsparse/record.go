@@ -149,12 +149,19 @@ func (s *Stream) SetSSLv2() {
 	s.resetHandshake()
 }
 
-// Reset returns the stream to its zero state, keeping buffer capacity.
+// Reset returns the stream to its zero state, keeping a small buffer.
 func (s *Stream) Reset() {
 	buf := s.hsBuf[:0]
+	if cap(buf) > keepHandshakeBuf {
+		buf = nil // a pooled stream does not keep a 64 KiB message's buffer
+	}
 	*s = Stream{}
 	s.hsBuf = buf
 }
+
+// keepHandshakeBuf is the largest handshake buffer Reset keeps for reuse:
+// hellos and most certificate chains fit.
+const keepHandshakeBuf = 16 << 10
 
 // Err returns the sticky error, if any.
 func (s *Stream) Err() error { return s.err }

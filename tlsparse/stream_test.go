@@ -275,3 +275,26 @@ func TestLooksLikeTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamResetDropsLargeBuffer: a pooled stream does not keep the
+// buffer of a 40 KB handshake message after Reset; a hello-sized one stays.
+func TestStreamResetDropsLargeBuffer(t *testing.T) {
+	var s Stream
+	body := make([]byte, 40000)
+	msg := append([]byte{byte(HandshakeCertificate), 0, byte(len(body) >> 8), byte(len(body))}, body...)
+	var rec []byte
+	for len(msg) > 0 {
+		n := min(len(msg), 16384)
+		rec = append(rec, 22, 3, 3, byte(n>>8), byte(n))
+		rec = append(rec, msg[:n]...)
+		msg = msg[n:]
+	}
+	s.Feed(rec[:len(rec)-10], &nopHandler{}) // the message stays incomplete: its bytes are held
+	if cap(s.hsBuf) < 30000 {
+		t.Fatalf("hsBuf cap %d: the partial message was not buffered", cap(s.hsBuf))
+	}
+	s.Reset()
+	if cap(s.hsBuf) != 0 {
+		t.Errorf("after Reset hsBuf keeps %d bytes", cap(s.hsBuf))
+	}
+}

@@ -292,6 +292,8 @@ func outcomes(recs []map[string]any) map[string]int {
 
 const synFlood = 1_000_000
 
+const quicFlood = 100_000
+
 func hostileCases() []hostileCase {
 	return []hostileCase{
 		{
@@ -333,6 +335,30 @@ func hostileCases() []hostileCase {
 				for _, r := range recs {
 					if r["outcome"] != "incomplete" || r["gap"] != true {
 						t.Fatalf("record %v: want incomplete with a gap", r)
+					}
+				}
+			},
+		},
+		{
+			// 100,000 authentic QUIC Initials, each with a CRYPTO frame at
+			// offset 60000: 126 MB of datagrams that made hellowatch hold
+			// 7.0 GB (peak RSS) before CRYPTO bytes counted against
+			// --max-buffer. Now: the 100,000 decided flows' table entries,
+			// 16 MiB of CRYPTO buffers and the file reader's buffers.
+			name:      "quic-far-crypto",
+			write:     func(w *bufio.Writer) error { return hostile.QUICCryptoFlood(quicFlood)(w) },
+			args:      []string{"--max-buffer", "16777216"},
+			maxRSSMiB: 192,
+			check: func(t *testing.T, s summary, recs []map[string]any) {
+				if len(recs) != quicFlood || s.tlsFlows != quicFlood {
+					t.Errorf("%d records, %d TLS flows, want %d", len(recs), s.tlsFlows, quicFlood)
+				}
+				if s.evicted["buffer_limit"] == 0 {
+					t.Errorf("no buffer_limit eviction: %v", s.evicted)
+				}
+				for _, r := range recs {
+					if r["transport"] != "quic" || r["outcome"] != "incomplete" {
+						t.Fatalf("record %v: want an incomplete QUIC handshake", r)
 					}
 				}
 			},

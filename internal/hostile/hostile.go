@@ -16,6 +16,8 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+
+	"github.com/hellowatch/hellowatch/quic"
 )
 
 // Writer writes Ethernet/IPv4/TCP packets to a pcap stream, advancing a
@@ -612,5 +614,93 @@ func Retransmit() func(io.Writer) error {
 			return err
 		}
 		return c.Close()
+	}
+}
+
+// Datagram writes one UDP datagram from src to dst.
+func (w *Writer) Datagram(src, dst Endpoint, payload []byte) error {
+	w.ip = layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP,
+		SrcIP: net.IP(src.IP[:]), DstIP: net.IP(dst.IP[:])}
+	udp := layers.UDP{SrcPort: layers.UDPPort(src.Port), DstPort: layers.UDPPort(dst.Port)}
+	if err := udp.SetNetworkLayerForChecksum(&w.ip); err != nil {
+		return err
+	}
+	if err := gopacket.SerializeLayers(w.buf, w.opts, &w.eth, &w.ip, &udp, gopacket.Payload(payload)); err != nil {
+		return err
+	}
+	data := w.buf.Bytes()
+	ci := gopacket.CaptureInfo{Timestamp: w.Now, CaptureLength: len(data), Length: len(data)}
+	w.Now = w.Now.Add(w.Step)
+	w.Packets++
+	return w.w.WritePacket(ci, data)
+}
+
+// varint appends a QUIC variable-length integer (RFC 9000 §16), v < 2^30.
+func varint(b []byte, v int) []byte {
+	switch {
+	case v < 1<<6:
+		return append(b, byte(v))
+	case v < 1<<14:
+		return append(b, 0x40|byte(v>>8), byte(v))
+	}
+	return append(b, 0x80|byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// CryptoFrame returns a CRYPTO frame (RFC 9000 §19.6) carrying data at
+// offset off of the stream.
+func CryptoFrame(off int, data []byte) []byte {
+	b := varint(varint([]byte{0x06}, off), len(data))
+	return append(b, data...)
+}
+
+// QUICInitial returns a QUIC v1 client Initial packet to dcid from scid,
+// packet number pn, carrying frames (padded with PADDING to a 1200-byte
+// datagram, as clients must), protected with the Initial keys of dcid, so
+// that an observer opens it as a real one.
+func QUICInitial(dcid, scid []byte, pn int64, frames []byte) ([]byte, error) {
+	var keys quic.InitialKeys
+	if err := keys.Derive(quic.Version1, dcid); err != nil {
+		return nil, err
+	}
+	const pnLen = 4
+	hdrLen := 1 + 4 + 1 + len(dcid) + 1 + len(scid) + 1 + 2 + pnLen
+	payload := append([]byte(nil), frames...)
+	if n := 1200 - hdrLen - len(payload) - 16; n > 0 {
+		payload = append(payload, make([]byte, n)...)
+	}
+	hdr := []byte{0xc0 | (pnLen - 1), 0, 0, 0, 1, byte(len(dcid))}
+	hdr = append(hdr, dcid...)
+	hdr = append(hdr, byte(len(scid)))
+	hdr = append(hdr, scid...)
+	hdr = append(hdr, 0) // no token
+	n := pnLen + len(payload) + 16
+	hdr = append(hdr, 0x40|byte(n>>8), byte(n))
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(pn))
+	return keys.Client.Seal(nil, hdr, payload, pn, pnLen), nil
+}
+
+// QUICCryptoFlood writes n QUIC connections from distinct client ports,
+// each one authentic client Initial whose CRYPTO frame sits near the end
+// of the stream's 64 KiB window: a 1200-byte datagram that would make an
+// observer hold 60 KB for a ClientHello that never comes.
+func QUICCryptoFlood(n int) func(io.Writer) error {
+	return func(out io.Writer) error {
+		w, err := NewWriter(out)
+		if err != nil {
+			return err
+		}
+		w.Step = time.Microsecond
+		data := bytes.Repeat([]byte{0x16}, 1000)
+		for i := 0; i < n; i++ {
+			dcid := binary.BigEndian.AppendUint64(nil, uint64(i)+0x0123456789)
+			pkt, err := QUICInitial(dcid, []byte{1, 2, 3, 4}, 0, CryptoFrame(60000, data))
+			if err != nil {
+				return err
+			}
+			if err := w.Datagram(client(i), server, pkt); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
