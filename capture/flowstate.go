@@ -9,13 +9,16 @@ import (
 // active is the state of a flow whose handshake is being followed. It is
 // recycled once the flow is decided, so its buffers are reused.
 type active struct {
-	t   *Tracker
-	f   *flow
-	r   [2]dirReasm
-	st  [2]tlsparse.Stream
-	hd  [2]dirHandler
-	h   Handshake
-	his []byte // history letters
+	t  *Tracker
+	f  *flow
+	r  [2]dirReasm
+	st [2]tlsparse.Stream
+	// stHeld is what st holds of incomplete handshake messages, as
+	// counted in the tracker's buffered bytes.
+	stHeld int
+	hd     [2]dirHandler
+	h      Handshake
+	his    []byte // history letters
 
 	client        int // dir index of the ClientHello's sender; -1 before the hello
 	helloTS       int64
@@ -79,7 +82,7 @@ func (t *Tracker) release(f *flow) {
 	}
 	f.act = nil
 	t.active.Add(-1)
-	t.buffered.Add(-int64(a.r[0].buffered + a.r[1].buffered))
+	t.buffered.Add(-int64(a.r[0].buffered + a.r[1].buffered + a.stHeld))
 	for i := range a.r {
 		a.r[i].reset()
 		a.st[i].Reset()
@@ -303,6 +306,15 @@ func (a *active) deliver(dir int, b []byte) bool {
 			a.h.ClientHelloError = err.Error()
 			t.ignore(a.f)
 			return false
+		}
+	}
+	if a.f.act == a && !a.decided {
+		// A handshake message split across segments is held until whole
+		// (up to 64 KiB): counted like out-of-order bytes.
+		if held := a.st[0].Buffered() + a.st[1].Buffered(); held != a.stHeld {
+			delta := held - a.stHeld
+			a.stHeld = held
+			t.charge(a.f, a, delta)
 		}
 	}
 	return !a.decided && a.f.act == a

@@ -128,3 +128,64 @@ func TestBufferCapQUICCrypto(t *testing.T) {
 	}
 	t.Logf("peak %d bytes buffered (cap %d), heap +%d bytes while tracking, evicted %v", peak, maxBuf, held, st.Evicted)
 }
+
+// TestBufferCapPartialMessages: a handshake message split across records
+// is held until whole (up to 64 KiB). Flows that each send 45 KB of a
+// 60 KB ClientHello and stop count those bytes against MaxBufferedBytes,
+// like out-of-order bytes (they used not to count: n flows held n × 45 KB).
+func TestBufferCapPartialMessages(t *testing.T) {
+	var pcap bytes.Buffer
+	w, err := hostile.NewWriter(&pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := append([]byte{0, 21, 0xea, 0x60}, make([]byte, 60000)...) // padding extension, 60000 bytes
+	hello := hostile.Records(22, hostile.Hello{SNI: []byte("big.example"), Extensions: [][]byte{pad}}.Message())
+	const flows = 300
+	for i := 0; i < flows; i++ {
+		c, err := w.Open(hostile.Endpoint{IP: [4]byte{10, 1, byte(i >> 8), byte(i)}, Port: 40000}, hostile.Endpoint{IP: [4]byte{192, 0, 2, 1}, Port: 443})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ClientSend(hello[:45000], 1460); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const maxBuf = 1 << 20
+	var recs []*capture.Handshake
+	tr := capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { recs = append(recs, h) }})
+	src, err := capture.OpenReader("partial", &pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var peak uint64
+	for {
+		p, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Packet(p)
+		peak = max(peak, tr.Stats().BufferedBytes)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	st := tr.Stats()
+	if peak > maxBuf || peak == 0 || st.Evicted["buffer_limit"] == 0 {
+		t.Errorf("peak %d bytes buffered (cap %d), evicted %v", peak, maxBuf, st.Evicted)
+	}
+	if held > 4*maxBuf {
+		t.Errorf("heap grew by %d bytes over %d flows with a %d-byte cap", held, flows, maxBuf)
+	}
+	tr.Flush()
+	if st := tr.Stats(); st.BufferedBytes != 0 || len(recs) != flows {
+		t.Errorf("after Flush: %d bytes still buffered, %d records for %d flows", st.BufferedBytes, len(recs), flows)
+	}
+	t.Logf("peak %d bytes buffered (cap %d), heap +%d bytes while tracking, evicted %v", peak, maxBuf, held, st.Evicted)
+}

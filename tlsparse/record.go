@@ -163,6 +163,10 @@ func (s *Stream) Reset() {
 // hellos and most certificate chains fit.
 const keepHandshakeBuf = 16 << 10
 
+// Buffered returns the bytes of an incomplete handshake message s holds
+// (at most 64 KiB plus a header): what a caller that bounds memory counts.
+func (s *Stream) Buffered() int { return len(s.hsBuf) }
+
 // Err returns the sticky error, if any.
 func (s *Stream) Err() error { return s.err }
 
