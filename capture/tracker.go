@@ -29,7 +29,10 @@ type Config struct {
 	MaxFlows int
 	// MaxFlowBytes caps out-of-order bytes buffered per direction.
 	MaxFlowBytes int
-	// MaxBufferedBytes caps out-of-order bytes buffered in total.
+	// MaxBufferedBytes caps the bytes held for reassembly in total:
+	// out-of-order TCP segments, handshake messages not yet whole, QUIC
+	// CRYPTO streams. A flow that would go past it is reported incomplete
+	// (evicted: buffer_limit).
 	MaxBufferedBytes int64
 
 	// Emit receives every finished handshake, in the order they are decided.
