@@ -47,7 +47,13 @@ type dirHandler struct {
 	dir int
 }
 
-func (t *Tracker) acquire(f *flow) *active {
+// acquire gives f its handshake state, or returns nil when extra more
+// bytes besides the state's own cost would not fit under MaxBufferedBytes.
+func (t *Tracker) acquire(f *flow, extra int64) *active {
+	if t.buffered.Load()+activeCost+extra > t.cfg.MaxBufferedBytes {
+		return nil
+	}
+	t.buffered.Add(activeCost)
 	var a *active
 	if n := len(t.free); n > 0 {
 		a = t.free[n-1]
@@ -82,7 +88,7 @@ func (t *Tracker) release(f *flow) {
 	}
 	f.act = nil
 	t.active.Add(-1)
-	t.buffered.Add(-int64(a.r[0].buffered + a.r[1].buffered + a.stHeld))
+	t.buffered.Add(-int64(activeCost + a.r[0].buffered + a.r[1].buffered + a.stHeld))
 	for i := range a.r {
 		a.r[i].reset()
 		a.st[i].Reset()
@@ -134,7 +140,10 @@ func (t *Tracker) segment(f *flow, dir int, d *Decoded) {
 			}
 			return
 		}
-		a = t.acquire(f)
+		if a = t.acquire(f, 0); a == nil {
+			t.refuse(f)
+			return
+		}
 	}
 	a.h.Packets++
 	a.h.LastPacket = t.cur.Index

@@ -162,6 +162,13 @@ func (t *Tracker) quicPacket(f *flow, k flowKey, dir int, p *Packet, d *Decoded)
 			t.skipped[int(SkipNotTCPUDP)%len(t.skipped)].Add(1)
 			return
 		}
+		if t.buffered.Load()+activeCost+quicCost > t.cfg.MaxBufferedBytes {
+			// No room for another connection: refused before its keys
+			// are derived (under a flood of Initials that is most of the
+			// cost), and without a table entry; each such Initial counts.
+			t.evicted[EvictBufferLimit].Add(1)
+			return
+		}
 		c = t.quicProbe(d.Payload, true)
 		if c == nil {
 			return
@@ -169,7 +176,9 @@ func (t *Tracker) quicPacket(f *flow, k flowKey, dir int, p *Packet, d *Decoded)
 		if f == nil {
 			f = t.newFlow(k)
 		}
-		t.quicStart(f, c, dir, p)
+		if !t.quicStart(f, c, dir, p) {
+			return
+		}
 	}
 	t.quicHandle(f, c, dir, p, d)
 }
@@ -216,7 +225,7 @@ func (t *Tracker) quicProbe(b []byte, count bool) *quicConn {
 		q.plain = make([]byte, 0, 1<<16)
 	}
 	if err := c.keys.Derive(h.Version, h.DCID); err != nil {
-		q.free = append(q.free, c)
+		t.quicFree(c)
 		return nil
 	}
 	if _, _, err := c.keys.Client.Open(q.plain, b, h, -1); err != nil {
@@ -225,8 +234,7 @@ func (t *Tracker) quicProbe(b []byte, count bool) *quicConn {
 		if count {
 			q.undecryptable.Add(1)
 		}
-		c.reset()
-		q.free = append(q.free, c)
+		t.quicFree(c)
 		return nil
 	}
 	c.keysLen = copy(c.keysFrom[:], h.DCID)
@@ -267,25 +275,33 @@ func (t *Tracker) quicReused(f *flow, k flowKey, dir int, p *Packet, d *Decoded)
 	}
 	t.remove(f)
 	f = t.newFlow(k)
-	t.quicStart(f, c, dir, p)
-	t.quicHandle(f, c, dir, p, d)
+	if t.quicStart(f, c, dir, p) {
+		t.quicHandle(f, c, dir, p, d)
+	}
 	return true
 }
 
 // quicStart makes f a QUIC flow in its handshake with c as its state: the
 // sender of the first authenticated Initial is the client.
-func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) {
+// It reports false, having refused f, when the state would not fit under
+// MaxBufferedBytes.
+func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) bool {
 	q := &t.quic
+	a := f.act
+	if a == nil {
+		if a = t.acquire(f, quicCost); a == nil {
+			t.refuse(f)
+			t.quicFree(c)
+			return false
+		}
+	}
 	if q.conns == nil {
 		q.conns = make(map[*flow]*quicConn)
 	}
+	t.buffered.Add(quicCost)
 	q.conns[f] = c
 	f.qcid = cidHash(c.odcid[:c.odcidLen])
 	c.client = dir
-	a := f.act
-	if a == nil {
-		a = t.acquire(f)
-	}
 	a.client = dir
 	a.helloTS = t.now
 	a.lastActivity = t.now
@@ -301,6 +317,15 @@ func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) {
 	h.QUIC = c.info
 	// Replaced when the ClientHello is read whole.
 	h.ClientHelloError = "quic: ClientHello incomplete: CRYPTO frames are missing from the capture"
+	return true
+}
+
+// quicFree returns c to the free list.
+func (t *Tracker) quicFree(c *quicConn) {
+	c.reset()
+	if len(t.quic.free) < 1024 {
+		t.quic.free = append(t.quic.free, c)
+	}
 }
 
 // quicForget returns f's QUIC state to the free list (a no-op for other
@@ -315,11 +340,8 @@ func (t *Tracker) quicForget(f *flow) {
 		return
 	}
 	delete(q.conns, f)
-	t.buffered.Add(-int64(c.charged))
-	c.reset()
-	if len(q.free) < 1024 {
-		q.free = append(q.free, c)
-	}
+	t.buffered.Add(-int64(quicCost + c.charged))
+	t.quicFree(c)
 }
 
 // quicDatagram walks the coalesced packets of one datagram (RFC 9000 §12.2).

@@ -49,10 +49,11 @@ type Config struct {
 }
 
 // Defaults for Config fields left zero. They keep a busy proxy host under
-// 256 MiB: about 650 bytes of resident memory per idle flow entry (the map,
-// the timer entries and the garbage collector's headroom: 183 MiB for a
-// full table of 262144 SYN-only flows), a few KiB per flow in its
-// handshake, and at most 64 MiB of out-of-order bytes.
+// 256 MiB: about 600 bytes of resident memory per idle flow entry (the map,
+// the timer entries and the garbage collector's headroom: 157 MiB for a
+// full table of 262144 SYN-only flows), and at most 64 MiB for the flows in
+// their handshake: their state (activeCost, quicCost) and the bytes they
+// hold for reassembly.
 const (
 	DefaultTimeout          = 10 * time.Second
 	DefaultPostTimeout      = 2 * time.Second
@@ -510,6 +511,26 @@ func (t *Tracker) expire() {
 		}
 		t.remove(f)
 	}
+}
+
+// The memory a flow in its handshake costs besides the bytes it holds for
+// reassembly, counted against MaxBufferedBytes as well: the active state
+// (about 1.8 KB, plus its record's strings), and for QUIC the connection's
+// state and its Initial keys (about 4 KB). With them the buffer cap also
+// bounds how many handshakes are followed at once: a flood of hellos that
+// never finish cannot hold max-flows × their state. A new flow whose state
+// does not fit is refused (see refuse).
+const (
+	activeCost = 2 << 10
+	quicCost   = 4 << 10
+)
+
+// refuse leaves a new flow untracked because its state would not fit under
+// MaxBufferedBytes: its later packets cost one lookup, like an ignored
+// flow's, and the refusal is counted as an eviction (buffer_limit).
+func (t *Tracker) refuse(f *flow) {
+	f.state = stIgnored
+	t.evicted[EvictBufferLimit].Add(1)
 }
 
 // settle decides a flow in its handshake from what its own packets already

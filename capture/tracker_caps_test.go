@@ -84,7 +84,7 @@ func TestBufferCapHeldAnswers(t *testing.T) {
 func TestBufferCapQUICCrypto(t *testing.T) {
 	var pcap bytes.Buffer
 	const flows = 400
-	if err := hostile.QUICCryptoFlood(flows)(&pcap); err != nil {
+	if err := hostile.QUICCryptoFlood(flows, 60000)(&pcap); err != nil {
 		t.Fatal(err)
 	}
 	const maxBuf = 1 << 20
@@ -188,4 +188,50 @@ func TestBufferCapPartialMessages(t *testing.T) {
 		t.Errorf("after Flush: %d bytes still buffered, %d records for %d flows", st.BufferedBytes, len(recs), flows)
 	}
 	t.Logf("peak %d bytes buffered (cap %d), heap +%d bytes while tracking, evicted %v", peak, maxBuf, held, st.Evicted)
+}
+
+// TestBufferCapStateCost: a handshake's state counts against
+// MaxBufferedBytes too, so a flood of QUIC Initials that start hellos and
+// never finish them is followed only as far as the cap allows: the rest are
+// refused (counted as buffer_limit evictions), each Initial either a record
+// or a refusal, and the buffered total never passes the cap.
+func TestBufferCapStateCost(t *testing.T) {
+	var pcap bytes.Buffer
+	const flows = 500
+	if err := hostile.QUICCryptoFlood(flows, 0)(&pcap); err != nil {
+		t.Fatal(err)
+	}
+	const maxBuf = 64 << 10
+	var recs []*capture.Handshake
+	tr := capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { recs = append(recs, h) }})
+	src, err := capture.OpenReader("state", &pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peakActive uint64
+	for {
+		p, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Packet(p)
+		st := tr.Stats()
+		if st.BufferedBytes > maxBuf {
+			t.Fatalf("%d bytes buffered, cap %d", st.BufferedBytes, maxBuf)
+		}
+		peakActive = max(peakActive, st.ActiveFlows)
+	}
+	tr.Flush()
+	st := tr.Stats()
+	refused := st.Evicted["buffer_limit"]
+	if peakActive == 0 || peakActive > maxBuf/(6<<10) {
+		t.Errorf("%d handshakes followed at once under a %d-byte cap", peakActive, maxBuf)
+	}
+	if uint64(len(recs))+refused != flows || st.BufferedBytes != 0 {
+		t.Errorf("%d records + %d refused for %d Initials; %d bytes still buffered", len(recs), refused, flows, st.BufferedBytes)
+	}
+	t.Logf("%d followed at once, %d records, %d refused", peakActive, len(recs), refused)
 }

@@ -154,7 +154,7 @@ var (
 	descTracked  = prometheus.NewDesc(Namespace+"_flows_tracked", "Flows in the flow table now.", nil, nil)
 	descEvicted  = prometheus.NewDesc(Namespace+"_flows_evicted_total", "Flows evicted from the table before their outcome was known, by reason.", []string{"reason"}, nil)
 	descSkipped  = prometheus.NewDesc(Namespace+"_packets_skipped_total", "Packets not analysed, by reason.", []string{"reason"}, nil)
-	descBuffered = prometheus.NewDesc(Namespace+"_reassembly_buffered_bytes", "Bytes held for reassembly now: out-of-order TCP segments, handshake messages not yet whole, QUIC CRYPTO streams.", nil, nil)
+	descBuffered = prometheus.NewDesc(Namespace+"_reassembly_buffered_bytes", "Bytes counted against --max-buffer now: the state of the handshakes in progress and what they hold for reassembly (out-of-order TCP segments, handshake messages not yet whole, QUIC CRYPTO streams).", nil, nil)
 	descAmbig    = prometheus.NewDesc(Namespace+"_ambiguous_retransmissions_total", "TCP retransmissions whose bytes differed from the bytes first seen (the first copy is kept).", nil, nil)
 	descQUICBad  = prometheus.NewDesc(Namespace+"_quic_undecryptable_packets_total", "UDP packets that looked like QUIC Initial packets but did not authenticate or were malformed.", nil, nil)
 )

@@ -98,7 +98,7 @@ hellowatch_packets_skipped_total{reason="other"} 1
 # HELP hellowatch_flows_evicted_total Flows evicted from the table before their outcome was known, by reason.
 # TYPE hellowatch_flows_evicted_total counter
 hellowatch_flows_evicted_total{reason="table_full"} 5
-# HELP hellowatch_reassembly_buffered_bytes Bytes held for reassembly now: out-of-order TCP segments, handshake messages not yet whole, QUIC CRYPTO streams.
+# HELP hellowatch_reassembly_buffered_bytes Bytes counted against --max-buffer now: the state of the handshakes in progress and what they hold for reassembly (out-of-order TCP segments, handshake messages not yet whole, QUIC CRYPTO streams).
 # TYPE hellowatch_reassembly_buffered_bytes gauge
 hellowatch_reassembly_buffered_bytes 512
 # HELP hellowatch_quic_undecryptable_packets_total UDP packets that looked like QUIC Initial packets but did not authenticate or were malformed.

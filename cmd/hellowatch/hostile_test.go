@@ -346,7 +346,7 @@ func hostileCases() []hostileCase {
 			// --max-buffer. Now: the 100,000 decided flows' table entries,
 			// 16 MiB of CRYPTO buffers and the file reader's buffers.
 			name:      "quic-far-crypto",
-			write:     func(w *bufio.Writer) error { return hostile.QUICCryptoFlood(quicFlood)(w) },
+			write:     func(w *bufio.Writer) error { return hostile.QUICCryptoFlood(quicFlood, 60000)(w) },
 			args:      []string{"--max-buffer", "16777216"},
 			maxRSSMiB: 192,
 			check: func(t *testing.T, s summary, recs []map[string]any) {
@@ -360,6 +360,25 @@ func hostileCases() []hostileCase {
 					if r["transport"] != "quic" || r["outcome"] != "incomplete" {
 						t.Fatalf("record %v: want an incomplete QUIC handshake", r)
 					}
+				}
+			},
+		},
+		{
+			// 100,000 authentic QUIC Initials starting ClientHellos that
+			// never end, with the default caps: each connection's state
+			// (~7 KB with its Initial keys) counts against --max-buffer,
+			// so about 9,400 are followed and the rest refused before
+			// their keys are derived. Before: 100,000 × 7 KB held, 1.5 GB
+			// peak RSS for 262,144 of them.
+			name:      "quic-initial-flood",
+			write:     func(w *bufio.Writer) error { return hostile.QUICCryptoFlood(quicFlood, 0)(w) },
+			maxRSSMiB: 256, // README: the defaults keep a busy host well under 256 MiB
+			check: func(t *testing.T, s summary, recs []map[string]any) {
+				if len(recs) == 0 || len(recs) != s.tlsFlows || s.evicted["buffer_limit"] == 0 {
+					t.Errorf("%d records, %d TLS flows, evicted %v", len(recs), s.tlsFlows, s.evicted)
+				}
+				if got := len(recs) + s.evicted["buffer_limit"]; got != quicFlood {
+					t.Errorf("%d records + %d refused = %d, want one per Initial (%d)", len(recs), s.evicted["buffer_limit"], got, quicFlood)
 				}
 			},
 		},

@@ -130,7 +130,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(newChoice(&o.logFormat, "auto", "text", "json", "auto"), "log-format", "log format on stderr: text, json, auto (json unless stderr is a terminal)")
 	fs.Var(newChoice(&o.summary, "auto", "auto", "always", "never"), "summary", "print the end summary to stderr: auto (with text output, or when capturing live), always, never")
 	fs.IntVar(&o.maxFlows, "max-flows", capture.DefaultMaxFlows, "most flows tracked at once (oldest evicted beyond)")
-	fs.Int64Var(&o.maxBuffer, "max-buffer", capture.DefaultMaxBufferedBytes, "most `bytes` held for reassembly in total (out-of-order segments, partial handshake messages, QUIC CRYPTO data)")
+	fs.Int64Var(&o.maxBuffer, "max-buffer", capture.DefaultMaxBufferedBytes, "most `bytes` for the handshakes in progress: their state and what they hold for reassembly (out-of-order segments, partial handshake messages, QUIC CRYPTO data)")
 	fs.BoolVar(&o.immediate, "immediate-mode", false, "live: deliver each packet at once instead of in blocks of up to 100 ms (costs CPU at high rates)")
 	fs.IntVar(&o.workers, "workers", defaultWorkers(), "analyse flows on `N` worker goroutines (besides the one that reads packets)")
 	fs.StringVar(&o.filter, "filter", "", "BPF `filter` (also accepted as trailing arguments, as in tcpdump)")

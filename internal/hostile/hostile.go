@@ -680,20 +680,23 @@ func QUICInitial(dcid, scid []byte, pn int64, frames []byte) ([]byte, error) {
 }
 
 // QUICCryptoFlood writes n QUIC connections from distinct client ports,
-// each one authentic client Initial whose CRYPTO frame sits near the end
-// of the stream's 64 KiB window: a 1200-byte datagram that would make an
-// observer hold 60 KB for a ClientHello that never comes.
-func QUICCryptoFlood(n int) func(io.Writer) error {
+// each one authentic client Initial with 1000 bytes of CRYPTO data at
+// stream offset off and nothing else. Near the end of the stream's 64 KiB
+// window (off 60000) a 1200-byte datagram makes an observer hold 60 KB for
+// a ClientHello that never comes; at 0 it is the start of a hello that
+// never ends (n open handshakes).
+func QUICCryptoFlood(n, off int) func(io.Writer) error {
 	return func(out io.Writer) error {
 		w, err := NewWriter(out)
 		if err != nil {
 			return err
 		}
 		w.Step = time.Microsecond
-		data := bytes.Repeat([]byte{0x16}, 1000)
+		// A ClientHello header claiming 60000 bytes, then filler.
+		data := append([]byte{1, 0, 0xea, 0x60}, bytes.Repeat([]byte{0x16}, 996)...)
 		for i := 0; i < n; i++ {
 			dcid := binary.BigEndian.AppendUint64(nil, uint64(i)+0x0123456789)
-			pkt, err := QUICInitial(dcid, []byte{1, 2, 3, 4}, 0, CryptoFrame(60000, data))
+			pkt, err := QUICInitial(dcid, []byte{1, 2, 3, 4}, 0, CryptoFrame(off, data))
 			if err != nil {
 				return err
 			}
