@@ -383,6 +383,23 @@ func hostileCases() []hostileCase {
 			},
 		},
 		{
+			// The TCP form: 200,000 connections each sending the start of
+			// a ClientHello (1000 bytes of 60 KB) and nothing more, with
+			// the default caps: state and held bytes count against
+			// --max-buffer, so about 21,000 are followed at once.
+			name:      "tcp-partial-hellos",
+			write:     func(w *bufio.Writer) error { return hostile.PartialHellos(200_000)(w) },
+			maxRSSMiB: 256, // README: the defaults keep a busy host well under 256 MiB
+			check: func(t *testing.T, s summary, recs []map[string]any) {
+				if len(recs) == 0 || s.evicted["buffer_limit"] == 0 {
+					t.Errorf("%d records, evicted %v", len(recs), s.evicted)
+				}
+				if got := len(recs) + s.evicted["buffer_limit"]; got != 200_000 {
+					t.Errorf("%d records + %d refused = %d, want one per connection (200000)", len(recs), s.evicted["buffer_limit"], got)
+				}
+			},
+		},
+		{
 			name:      "reverse-tiny-segments",
 			write:     func(w *bufio.Writer) error { return hostile.ReverseTiny(4, 100_000)(w) },
 			maxRSSMiB: 64,

@@ -707,3 +707,24 @@ func QUICCryptoFlood(n, off int) func(io.Writer) error {
 		return nil
 	}
 }
+
+// PartialHellos writes n TCP connections (no handshake: a capture picks
+// them up by content) that each send the first 1000 bytes of a 60 KB
+// ClientHello and nothing more: n handshakes that start and never end.
+func PartialHellos(n int) func(io.Writer) error {
+	return func(out io.Writer) error {
+		w, err := NewWriter(out)
+		if err != nil {
+			return err
+		}
+		w.Step = time.Microsecond
+		pad := append([]byte{0, 21, 0xea, 0x60}, make([]byte, 60000)...)
+		hello := Records(22, Hello{SNI: []byte("partial.example"), Extensions: [][]byte{pad}}.Message())[:1000]
+		for i := 0; i < n; i++ {
+			if err := w.Segment(client(i), server, 1000, 1, PSH|ACK, hello); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
