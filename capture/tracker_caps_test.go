@@ -11,6 +11,51 @@ import (
 	"github.com/hellowatch/hellowatch/internal/hostile"
 )
 
+// capRun is what runCapped saw.
+type capRun struct {
+	recs       []*capture.Handshake
+	tr         *capture.Tracker
+	peak       uint64 // most bytes buffered after any packet
+	peakActive uint64 // most flows in their handshake at once
+	heap       int64  // heap growth while the flows were tracked (before Flush)
+}
+
+// runCapped feeds a capture through a Tracker with MaxBufferedBytes maxBuf,
+// failing as soon as the buffered total passes the cap, and flushes it.
+func runCapped(t *testing.T, pcap *bytes.Buffer, maxBuf int64) capRun {
+	t.Helper()
+	var r capRun
+	r.tr = capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { r.recs = append(r.recs, h) }})
+	src, err := capture.OpenReader("caps", pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for {
+		p, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.tr.Packet(p)
+		st := r.tr.Stats()
+		if st.BufferedBytes > uint64(maxBuf) {
+			t.Fatalf("%d bytes buffered, cap %d", st.BufferedBytes, maxBuf)
+		}
+		r.peak = max(r.peak, st.BufferedBytes)
+		r.peakActive = max(r.peakActive, st.ActiveFlows)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	r.heap = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	r.tr.Flush()
+	return r
+}
+
 // TestBufferCapHeldAnswers is the regression test for the server's answer
 // to a hello whose rest is missing: it is held until the hello is whole,
 // and those bytes used to be added to the global account without checking
@@ -41,25 +86,8 @@ func TestBufferCapHeldAnswers(t *testing.T) {
 		}
 	}
 	const maxBuf = 64 << 10
-	var recs []*capture.Handshake
-	tr := capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { recs = append(recs, h) }})
-	src, err := capture.OpenReader("caps", &pcap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var peak uint64
-	for {
-		p, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.Packet(p)
-		peak = max(peak, tr.Stats().BufferedBytes)
-	}
-	tr.Flush()
+	r := runCapped(t, &pcap, maxBuf)
+	recs, peak, tr := r.recs, r.peak, r.tr
 	st := tr.Stats()
 	if peak > maxBuf {
 		t.Errorf("%d bytes buffered at peak, cap %d", peak, maxBuf)
@@ -88,45 +116,21 @@ func TestBufferCapQUICCrypto(t *testing.T) {
 		t.Fatal(err)
 	}
 	const maxBuf = 1 << 20
-	var recs []*capture.Handshake
-	tr := capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { recs = append(recs, h) }})
-	src, err := capture.OpenReader("quic-caps", &pcap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	var peak uint64
-	for {
-		p, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.Packet(p)
-		peak = max(peak, tr.Stats().BufferedBytes)
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	st := tr.Stats()
-	if peak > maxBuf || peak == 0 {
-		t.Errorf("%d bytes buffered at peak, cap %d (0: CRYPTO bytes not counted)", peak, maxBuf)
+	r := runCapped(t, &pcap, maxBuf)
+	st := r.tr.Stats()
+	if r.peak == 0 {
+		t.Errorf("0 bytes buffered at peak: CRYPTO bytes not counted")
 	}
 	if st.Evicted["buffer_limit"] == 0 {
 		t.Errorf("no buffer_limit eviction: %v", st.Evicted)
 	}
-	if held > 4*maxBuf {
-		t.Errorf("heap grew by %d bytes over %d flows with a %d-byte cap", held, flows, maxBuf)
+	if r.heap > 4*maxBuf {
+		t.Errorf("heap grew by %d bytes over %d flows with a %d-byte cap", r.heap, flows, maxBuf)
 	}
-	tr.Flush()
-	if st := tr.Stats(); st.BufferedBytes != 0 || len(recs) != flows {
-		t.Errorf("after Flush: %d bytes still buffered, %d records for %d flows", st.BufferedBytes, len(recs), flows)
+	if st.BufferedBytes != 0 || len(r.recs) != flows {
+		t.Errorf("after Flush: %d bytes still buffered, %d records for %d flows", st.BufferedBytes, len(r.recs), flows)
 	}
-	t.Logf("peak %d bytes buffered (cap %d), heap +%d bytes while tracking, evicted %v", peak, maxBuf, held, st.Evicted)
+	t.Logf("peak %d bytes buffered (cap %d), heap +%d bytes while tracking, evicted %v", r.peak, maxBuf, r.heap, st.Evicted)
 }
 
 // TestBufferCapPartialMessages: a handshake message split across records
@@ -152,42 +156,18 @@ func TestBufferCapPartialMessages(t *testing.T) {
 		}
 	}
 	const maxBuf = 1 << 20
-	var recs []*capture.Handshake
-	tr := capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { recs = append(recs, h) }})
-	src, err := capture.OpenReader("partial", &pcap)
-	if err != nil {
-		t.Fatal(err)
+	r := runCapped(t, &pcap, maxBuf)
+	st := r.tr.Stats()
+	if r.peak == 0 || st.Evicted["buffer_limit"] == 0 {
+		t.Errorf("peak %d bytes buffered (cap %d), evicted %v", r.peak, maxBuf, st.Evicted)
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	var peak uint64
-	for {
-		p, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.Packet(p)
-		peak = max(peak, tr.Stats().BufferedBytes)
+	if r.heap > 4*maxBuf {
+		t.Errorf("heap grew by %d bytes over %d flows with a %d-byte cap", r.heap, flows, maxBuf)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	st := tr.Stats()
-	if peak > maxBuf || peak == 0 || st.Evicted["buffer_limit"] == 0 {
-		t.Errorf("peak %d bytes buffered (cap %d), evicted %v", peak, maxBuf, st.Evicted)
+	if st.BufferedBytes != 0 || len(r.recs) != flows {
+		t.Errorf("after Flush: %d bytes still buffered, %d records for %d flows", st.BufferedBytes, len(r.recs), flows)
 	}
-	if held > 4*maxBuf {
-		t.Errorf("heap grew by %d bytes over %d flows with a %d-byte cap", held, flows, maxBuf)
-	}
-	tr.Flush()
-	if st := tr.Stats(); st.BufferedBytes != 0 || len(recs) != flows {
-		t.Errorf("after Flush: %d bytes still buffered, %d records for %d flows", st.BufferedBytes, len(recs), flows)
-	}
-	t.Logf("peak %d bytes buffered (cap %d), heap +%d bytes while tracking, evicted %v", peak, maxBuf, held, st.Evicted)
+	t.Logf("peak %d bytes buffered (cap %d), heap +%d bytes while tracking, evicted %v", r.peak, maxBuf, r.heap, st.Evicted)
 }
 
 // TestBufferCapStateCost: a handshake's state counts against
@@ -202,36 +182,14 @@ func TestBufferCapStateCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	const maxBuf = 64 << 10
-	var recs []*capture.Handshake
-	tr := capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { recs = append(recs, h) }})
-	src, err := capture.OpenReader("state", &pcap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var peakActive uint64
-	for {
-		p, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.Packet(p)
-		st := tr.Stats()
-		if st.BufferedBytes > maxBuf {
-			t.Fatalf("%d bytes buffered, cap %d", st.BufferedBytes, maxBuf)
-		}
-		peakActive = max(peakActive, st.ActiveFlows)
-	}
-	tr.Flush()
-	st := tr.Stats()
+	r := runCapped(t, &pcap, maxBuf)
+	st := r.tr.Stats()
 	refused := st.Evicted["buffer_limit"]
-	if peakActive == 0 || peakActive > maxBuf/(6<<10) {
-		t.Errorf("%d handshakes followed at once under a %d-byte cap", peakActive, maxBuf)
+	if r.peakActive == 0 || r.peakActive > maxBuf/(6<<10) {
+		t.Errorf("%d handshakes followed at once under a %d-byte cap", r.peakActive, maxBuf)
 	}
-	if uint64(len(recs))+refused != flows || st.BufferedBytes != 0 {
-		t.Errorf("%d records + %d refused for %d Initials; %d bytes still buffered", len(recs), refused, flows, st.BufferedBytes)
+	if uint64(len(r.recs))+refused != flows || st.BufferedBytes != 0 {
+		t.Errorf("%d records + %d refused for %d Initials; %d bytes still buffered", len(r.recs), refused, flows, st.BufferedBytes)
 	}
-	t.Logf("%d followed at once, %d records, %d refused", peakActive, len(recs), refused)
+	t.Logf("%d followed at once, %d records, %d refused", r.peakActive, len(r.recs), refused)
 }
