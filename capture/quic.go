@@ -432,6 +432,9 @@ func (t *Tracker) quicVersionNegotiation(a *active, c *quicConn, dir, side int, 
 // quicRefusedVersion reports whether the server's only answer on f was a
 // Version Negotiation that the client did not follow, and when it came.
 func (t *Tracker) quicRefusedVersion(f *flow) (int64, bool) {
+	if f.key.proto != ProtoUDP {
+		return 0, false // no map lookup for TCP flows' timers
+	}
 	c := t.quic.conns[f]
 	if c == nil || c.vnAt == 0 || c.restarted {
 		return 0, false

@@ -37,9 +37,9 @@ var quicTransportErrors = [...]string{
 	0x10: "NO_VIABLE_PATH",
 }
 
-// quicCode renders an error code as 0x plus at least four hex digits:
+// QUICCode renders a QUIC error code as 0x plus at least four hex digits:
 // "0x0150".
-func quicCode(c uint64) string {
+func QUICCode(c uint64) string {
 	s := strconv.FormatUint(c, 16)
 	for len(s) < 4 {
 		s = "0" + s
@@ -52,7 +52,7 @@ func quicCode(c uint64) string {
 // handshake_failure (40)" over QUIC.
 func (d *diag) alertWords(a *capture.AlertRecord) string {
 	if d.isQUIC() && !a.Encrypted {
-		return "a CONNECTION_CLOSE with error " + quicCode(0x100+uint64(a.Code)) + ", the TLS alert " + alertLabel(a.Code)
+		return "a CONNECTION_CLOSE with error " + QUICCode(0x100+uint64(a.Code)) + ", the TLS alert " + alertLabel(a.Code)
 	}
 	return "a fatal " + alertLabel(a.Code) + " alert"
 }
@@ -61,7 +61,7 @@ func (d *diag) alertWords(a *capture.AlertRecord) string {
 // alert internal_error (80)) in packet 2", plus the reason phrase when the
 // recorded close is this alert's.
 func (d *diag) quicAlertEvidence(a *capture.AlertRecord) string {
-	s := a.Sender.String() + " sent CONNECTION_CLOSE with error " + quicCode(0x100+uint64(a.Code)) +
+	s := a.Sender.String() + " sent CONNECTION_CLOSE with error " + QUICCode(0x100+uint64(a.Code)) +
 		" (TLS alert " + alertLabel(a.Code) + ")"
 	if q := d.h.QUIC; q != nil && q.Close != nil && q.Close.Sender == a.Sender && q.Close.Code == 0x100+uint64(a.Code) && q.Close.Reason != "" {
 		s += " reason " + strconv.Quote(q.Close.Reason)
@@ -80,13 +80,13 @@ func (d *diag) quicCloseWords() string {
 	c := q.Close
 	switch {
 	case c.Application:
-		return "a CONNECTION_CLOSE with application error " + quicCode(c.Code)
+		return "a CONNECTION_CLOSE with application error " + QUICCode(c.Code)
 	case c.Code < uint64(len(quicTransportErrors)):
-		return "a CONNECTION_CLOSE with transport error " + quicCode(c.Code) + " " + quicTransportErrors[c.Code]
+		return "a CONNECTION_CLOSE with transport error " + QUICCode(c.Code) + " " + quicTransportErrors[c.Code]
 	case c.Code >= 0x100 && c.Code <= 0x1ff:
-		return "a CONNECTION_CLOSE with error " + quicCode(c.Code) + ", the TLS alert " + alertLabel(uint8(c.Code-0x100))
+		return "a CONNECTION_CLOSE with error " + QUICCode(c.Code) + ", the TLS alert " + alertLabel(uint8(c.Code-0x100))
 	}
-	return "a CONNECTION_CLOSE with transport error " + quicCode(c.Code)
+	return "a CONNECTION_CLOSE with transport error " + QUICCode(c.Code)
 }
 
 // quicCloseEvidence: "server sent a CONNECTION_CLOSE with transport error

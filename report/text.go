@@ -167,12 +167,8 @@ func appendQUICEnd(b []byte, h *capture.Handshake, q *capture.QUICInfo) []byte {
 		if q.Close.Application {
 			b = append(b, " application"...)
 		}
-		code := strconv.FormatUint(q.Close.Code, 16)
-		for len(code) < 4 {
-			code = "0" + code
-		}
-		b = append(b, " CONNECTION_CLOSE 0x"...)
-		b = append(b, code...)
+		b = append(b, " CONNECTION_CLOSE "...)
+		b = append(b, diagnose.QUICCode(q.Close.Code)...)
 	case q.VersionNegotiation && h.Outcome == capture.OutcomeServerClosed && !h.ServerHelloSeen:
 		b = append(b, " server version_negotiation("...)
 		for i, v := range q.ServerVersions {
