@@ -264,6 +264,15 @@ type Scenario struct {
 // SYNFlood writes n SYNs, each from its own client port (and address, past
 // 60000) to a distinct server port: n flows that never carry a byte.
 func SYNFlood(n int) func(io.Writer) error {
+	return flood(n, func(w *Writer, i int) error {
+		dst := Endpoint{IP: server.IP, Port: uint16(1 + i%65535)}
+		return w.Segment(client(i), dst, uint32(i), 0, SYN, nil)
+	})
+}
+
+// flood writes n packets one microsecond apart, the i-th by packet(w, i):
+// the floods send one packet per client.
+func flood(n int, packet func(w *Writer, i int) error) func(io.Writer) error {
 	return func(out io.Writer) error {
 		w, err := NewWriter(out)
 		if err != nil {
@@ -271,8 +280,7 @@ func SYNFlood(n int) func(io.Writer) error {
 		}
 		w.Step = time.Microsecond
 		for i := 0; i < n; i++ {
-			dst := Endpoint{IP: server.IP, Port: uint16(1 + i%65535)}
-			if err := w.Segment(client(i), dst, uint32(i), 0, SYN, nil); err != nil {
+			if err := packet(w, i); err != nil {
 				return err
 			}
 		}
@@ -686,45 +694,25 @@ func QUICInitial(dcid, scid []byte, pn int64, frames []byte) ([]byte, error) {
 // a ClientHello that never comes; at 0 it is the start of a hello that
 // never ends (n open handshakes).
 func QUICCryptoFlood(n, off int) func(io.Writer) error {
-	return func(out io.Writer) error {
-		w, err := NewWriter(out)
+	// A ClientHello header claiming 60000 bytes, then filler.
+	data := append([]byte{1, 0, 0xea, 0x60}, bytes.Repeat([]byte{0x16}, 996)...)
+	return flood(n, func(w *Writer, i int) error {
+		dcid := binary.BigEndian.AppendUint64(nil, uint64(i)+0x0123456789)
+		pkt, err := QUICInitial(dcid, []byte{1, 2, 3, 4}, 0, CryptoFrame(off, data))
 		if err != nil {
 			return err
 		}
-		w.Step = time.Microsecond
-		// A ClientHello header claiming 60000 bytes, then filler.
-		data := append([]byte{1, 0, 0xea, 0x60}, bytes.Repeat([]byte{0x16}, 996)...)
-		for i := 0; i < n; i++ {
-			dcid := binary.BigEndian.AppendUint64(nil, uint64(i)+0x0123456789)
-			pkt, err := QUICInitial(dcid, []byte{1, 2, 3, 4}, 0, CryptoFrame(off, data))
-			if err != nil {
-				return err
-			}
-			if err := w.Datagram(client(i), server, pkt); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+		return w.Datagram(client(i), server, pkt)
+	})
 }
 
 // PartialHellos writes n TCP connections (no handshake: a capture picks
 // them up by content) that each send the first 1000 bytes of a 60 KB
 // ClientHello and nothing more: n handshakes that start and never end.
 func PartialHellos(n int) func(io.Writer) error {
-	return func(out io.Writer) error {
-		w, err := NewWriter(out)
-		if err != nil {
-			return err
-		}
-		w.Step = time.Microsecond
-		pad := append([]byte{0, 21, 0xea, 0x60}, make([]byte, 60000)...)
-		hello := Records(22, Hello{SNI: []byte("partial.example"), Extensions: [][]byte{pad}}.Message())[:1000]
-		for i := 0; i < n; i++ {
-			if err := w.Segment(client(i), server, 1000, 1, PSH|ACK, hello); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	pad := append([]byte{0, 21, 0xea, 0x60}, make([]byte, 60000)...)
+	hello := Records(22, Hello{SNI: []byte("partial.example"), Extensions: [][]byte{pad}}.Message())[:1000]
+	return flood(n, func(w *Writer, i int) error {
+		return w.Segment(client(i), server, 1000, 1, PSH|ACK, hello)
+	})
 }
