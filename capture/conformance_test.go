@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	"github.com/hellowatch/hellowatch/capture"
-	"github.com/hellowatch/hellowatch/tlsparse"
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -48,14 +48,14 @@ type expectation struct {
 }
 
 // runFile returns every handshake hellowatch reports for a capture.
-func runFile(t testing.TB, path string) ([]*capture.Handshake, error) {
+func runFile(t testing.TB, path string) ([]*handshake.Handshake, error) {
 	src, err := capture.OpenFiles([]string{path})
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	var out []*capture.Handshake
-	tr := capture.NewTracker(capture.Config{Emit: func(h *capture.Handshake) { out = append(out, h) }})
+	var out []*handshake.Handshake
+	tr := capture.NewTracker(capture.Config{Emit: func(h *handshake.Handshake) { out = append(out, h) }})
 	for {
 		p, err := src.Next()
 		if err != nil {
@@ -72,8 +72,8 @@ func runFile(t testing.TB, path string) ([]*capture.Handshake, error) {
 var draftRE = regexp.MustCompile(`draft-?(<?)(\d+)`)
 
 // versionMatches compares a peer's version spelling with the wire value.
-func versionMatches(peer string, h *capture.Handshake) bool {
-	got := h.VersionCode
+func versionMatches(peer string, h *handshake.Handshake) bool {
+	got := uint16(h.Version)
 	if !h.ServerHelloSeen {
 		got = 0
 	}
@@ -101,11 +101,11 @@ func versionMatches(peer string, h *capture.Handshake) bool {
 	return want != 0 && got == want
 }
 
-func lastPlainAlert(h *capture.Handshake) string {
+func lastPlainAlert(h *handshake.Handshake) string {
 	name := ""
 	for _, a := range h.Alerts {
 		if !a.Encrypted {
-			name = tlsparse.AlertDescription(a.Code).String()
+			name = a.Description.String()
 		}
 	}
 	return name
@@ -142,7 +142,7 @@ func TestCorpusConformance(t *testing.T) {
 		}
 		exps = append(exps, e)
 	}
-	cache := map[string][]*capture.Handshake{}
+	cache := map[string][]*handshake.Handshake{}
 	var checks, agree int
 	var misses []string
 	for _, e := range exps {
@@ -154,7 +154,7 @@ func TestCorpusConformance(t *testing.T) {
 			}
 			cache[e.File] = hs
 		}
-		var cands []*capture.Handshake
+		var cands []*handshake.Handshake
 		for _, h := range hs {
 			c, s := h.Client.String(), h.Server.String()
 			if e.Client != "" && c == e.Client && s == e.Server ||
@@ -162,7 +162,7 @@ func TestCorpusConformance(t *testing.T) {
 				cands = append(cands, h)
 			}
 		}
-		check := func(field string, raw *json.RawMessage, ok func(h *capture.Handshake, v *string) bool, got func(h *capture.Handshake) string) {
+		check := func(field string, raw *json.RawMessage, ok func(h *handshake.Handshake, v *string) bool, got func(h *handshake.Handshake) string) {
 			if raw == nil {
 				return
 			}
@@ -191,34 +191,34 @@ func TestCorpusConformance(t *testing.T) {
 			misses = append(misses, fmt.Sprintf("%s %s %s->%s%v %s: want %s, got %s",
 				e.Source, e.File, e.Client, e.Server, e.Endpoints, field, want, strings.Join(gots, " | ")))
 		}
-		check("sni", e.SNI, func(h *capture.Handshake, v *string) bool {
+		check("sni", e.SNI, func(h *handshake.Handshake, v *string) bool {
 			if v == nil {
 				return !h.HasSNI
 			}
 			return h.HasSNI && h.ServerName == *v
-		}, func(h *capture.Handshake) string {
+		}, func(h *handshake.Handshake) string {
 			if !h.HasSNI {
 				return "null"
 			}
 			return strconv.Quote(h.ServerName)
 		})
-		check("version", e.Version, func(h *capture.Handshake, v *string) bool {
+		check("version", e.Version, func(h *handshake.Handshake, v *string) bool {
 			if v == nil {
 				return !h.ServerHelloSeen
 			}
 			return versionMatches(*v, h)
-		}, func(h *capture.Handshake) string {
+		}, func(h *handshake.Handshake) string {
 			if !h.ServerHelloSeen {
 				return "null"
 			}
-			return fmt.Sprintf("%q(0x%04x)", h.Version, h.VersionCode)
+			return fmt.Sprintf("%q(0x%04x)", h.Version, uint16(h.Version))
 		})
-		check("last_alert", e.LastAlert, func(h *capture.Handshake, v *string) bool {
+		check("last_alert", e.LastAlert, func(h *handshake.Handshake, v *string) bool {
 			if v == nil {
 				return lastPlainAlert(h) == ""
 			}
 			return lastPlainAlert(h) == *v
-		}, func(h *capture.Handshake) string { return strconv.Quote(lastPlainAlert(h)) })
+		}, func(h *handshake.Handshake) string { return strconv.Quote(lastPlainAlert(h)) })
 	}
 	sort.Strings(misses)
 	t.Logf("corpus conformance: %d/%d checks agree (%d records, %d files)", agree, checks, len(exps), len(cache))

@@ -3,6 +3,7 @@ package capture
 import (
 	"slices"
 
+	"github.com/hellowatch/hellowatch/handshake"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
@@ -17,7 +18,7 @@ type active struct {
 	// counted in the tracker's buffered bytes.
 	stHeld int
 	hd     [2]dirHandler
-	h      Handshake
+	h      handshake.Handshake
 	his    []byte // history letters
 
 	client        int // dir index of the ClientHello's sender; -1 before the hello
@@ -105,14 +106,14 @@ func (t *Tracker) release(f *flow) {
 }
 
 // side maps a dir index to client or server (before the hello: none).
-func (a *active) side(dir int) Side {
+func (a *active) side(dir int) handshake.Side {
 	switch {
 	case a.client < 0:
-		return SideNone
+		return handshake.SideNone
 	case dir == a.client:
-		return SideClient
+		return handshake.SideClient
 	default:
-		return SideServer
+		return handshake.SideServer
 	}
 }
 
@@ -201,7 +202,7 @@ func (t *Tracker) charge(f *flow, a *active, delta int) {
 	}
 	if t.buffered.Add(int64(delta)) > t.cfg.MaxBufferedBytes && !a.decided {
 		t.evicted[EvictBufferLimit].Add(1)
-		t.decide(f, OutcomeIncomplete)
+		t.decide(f, handshake.OutcomeIncomplete)
 	}
 }
 
@@ -333,7 +334,7 @@ func (a *active) deliver(dir int, b []byte) bool {
 func (t *Tracker) ignore(f *flow) {
 	if f.act != nil && (f.act.client >= 0 || f.act.helloDir != 0) {
 		// A hello was seen: report what we have rather than drop it.
-		t.decide(f, OutcomeIncomplete)
+		t.decide(f, handshake.OutcomeIncomplete)
 		return
 	}
 	f.state = stIgnored
@@ -350,7 +351,7 @@ func (a *active) hist(dir int, c byte) {
 	if len(a.his) >= 64 {
 		return
 	}
-	if a.side(dir) == SideServer {
+	if a.side(dir) == handshake.SideServer {
 		c = c | 0x20
 	}
 	a.his = append(a.his, c)
@@ -409,15 +410,15 @@ func (h *dirHandler) Record(ct tlsparse.ContentType, v tlsparse.Version, length 
 	}
 	a.lastCT[h.dir] = ct
 	switch a.side(h.dir) {
-	case SideNone:
+	case handshake.SideNone:
 		if ct != tlsparse.ContentTypeHandshake {
 			// Mid-session TLS or something else: no handshake to follow.
 			a.t.ignore(a.f)
 		}
 		return
-	case SideClient:
+	case handshake.SideClient:
 		a.h.ClientRecords++
-	case SideServer:
+	case handshake.SideServer:
 		a.h.ServerRecords++
 	}
 }
@@ -460,7 +461,7 @@ func (h *dirHandler) Handshake(typ tlsparse.HandshakeType, body []byte) {
 		if a.h.Cert == nil {
 			cs := &t.cs
 			if err := tlsparse.ParseCertificate(body, cs); err == nil {
-				c := &Certificate{
+				c := &handshake.Certificate{
 					Subject: cs.Subject, Issuer: cs.Issuer,
 					SANs:      slices.Clone(cs.SANs),
 					NotBefore: cs.NotBefore, NotAfter: cs.NotAfter, ChainLen: cs.ChainLen,
@@ -484,7 +485,7 @@ func (a *active) partialHello() {
 	a.client = dir
 	t.tlsFlows.Add(1)
 	h := &a.h
-	h.Transport = "tcp"
+	h.Transport = handshake.TransportTCP
 	h.Client = a.f.key.endpoint(dir)
 	h.Server = a.f.key.endpoint(1 - dir)
 	h.ClientHelloTime = ts(a.helloTS)
@@ -509,7 +510,7 @@ func (a *active) clientHello(dir int, body []byte) {
 	a.lastActivity = t.now
 	t.tlsFlows.Add(1)
 	h := &a.h
-	h.Transport = "tcp"
+	h.Transport = handshake.TransportTCP
 	h.Client = a.f.key.endpoint(dir)
 	h.Server = a.f.key.endpoint(1 - dir)
 	h.ClientHelloTime = ts(a.helloTS)
@@ -540,14 +541,14 @@ func (a *active) parseClientHello(body []byte) {
 		h.ClientHelloError = err.Error()
 		return
 	}
-	h.ClientLegacyVer = uint16(ch.LegacyVersion)
+	h.ClientLegacyVer = ch.LegacyVersion
 	if len(ch.ServerNames) > 0 && ch.HasSNI {
 		h.HasSNI = true
 		h.ServerName = string(ch.ServerNames[0])
 		h.SNIIsIP = ch.SNIIsIP
 		h.SNIInvalid = ch.SNIInvalid || ch.SNIEmpty
 	}
-	h.ClientVersions = offeredVersions(ch)
+	h.ClientVersions = ch.OfferedVersions(nil)
 	for _, p := range ch.ALPN {
 		h.ALPN = append(h.ALPN, string(p))
 	}
@@ -585,40 +586,17 @@ func offers13(ch *tlsparse.ClientHello) bool {
 	return false
 }
 
-// offeredVersions lists the versions a hello offers, highest first.
-func offeredVersions(ch *tlsparse.ClientHello) []string {
-	var vs []tlsparse.Version
-	for _, v := range ch.SupportedVersions {
-		if !tlsparse.IsGREASE(uint16(v)) {
-			vs = append(vs, v)
-		}
-	}
-	if len(vs) == 0 {
-		vs = append(vs, ch.LegacyVersion)
-	}
-	slices.SortFunc(vs, func(x, y tlsparse.Version) int { return int(y) - int(x) })
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = v.String()
-	}
-	return out
-}
-
 // serverHello records the facts of the (non-HRR) ServerHello.
 func (a *active) serverHello(sh *tlsparse.ServerHello) {
 	h := &a.h
 	h.ServerHelloSeen = true
 	v := sh.Version()
-	h.VersionCode = uint16(v)
-	h.Version = v.String()
-	h.CipherCode = uint16(sh.CipherSuite)
-	h.Cipher = sh.CipherSuite.String()
+	h.Version = v
+	h.Cipher = sh.CipherSuite
 	if len(sh.ALPN) > 0 {
 		h.NextProtocol = string(sh.ALPN)
 	}
-	if sh.KeyShareGroup != 0 {
-		h.KeyShareGroup = sh.KeyShareGroup.String()
-	}
+	h.KeyShareGroup = sh.KeyShareGroup
 	if v == tlsparse.VersionTLS13 {
 		a.tls13 = true
 		h.Resumed = sh.HasPSK
@@ -638,13 +616,13 @@ func (h *dirHandler) Alert(al tlsparse.Alert) {
 	}
 	t := a.t
 	side := a.side(h.dir)
-	rec := AlertRecord{Sender: side, Encrypted: al.Encrypted, Time: ts(t.now)}
+	rec := handshake.AlertRecord{Sender: side, Encrypted: al.Encrypted, Time: ts(t.now)}
 	if t.cur != nil {
 		rec.Packet = t.cur.Index
 	}
 	if !al.Encrypted {
-		rec.Level = uint8(al.Level)
-		rec.Code = uint8(al.Description)
+		rec.Level = al.Level
+		rec.Description = al.Description
 	}
 	if len(a.h.Alerts) < 16 {
 		a.h.Alerts = append(a.h.Alerts, rec)
@@ -660,10 +638,10 @@ func (h *dirHandler) Alert(al tlsparse.Alert) {
 		return
 	}
 	if al.Level == tlsparse.AlertLevelFatal || al.Description != tlsparse.AlertCloseNotify && al.Level != tlsparse.AlertLevelWarning {
-		if side == SideServer {
-			t.decide(a.f, OutcomeServerAlert)
+		if side == handshake.SideServer {
+			t.decide(a.f, handshake.OutcomeServerAlert)
 		} else {
-			t.decide(a.f, OutcomeClientAlert)
+			t.decide(a.f, handshake.OutcomeClientAlert)
 		}
 	}
 }
@@ -675,7 +653,7 @@ func (h *dirHandler) ChangeCipherSpec() {
 		return
 	}
 	a.hist(h.dir, 'I')
-	if a.side(h.dir) == SideClient {
+	if a.side(h.dir) == handshake.SideClient {
 		a.h.ClientCCS = true
 	} else {
 		a.h.ServerCCS = true
@@ -692,7 +670,7 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 		return
 	}
 	t := a.t
-	if a.side(h.dir) == SideServer {
+	if a.side(h.dir) == handshake.SideServer {
 		a.h.ServerAppData++
 		if len(a.his) == 0 || a.his[len(a.his)-1] != 'q' {
 			a.hist(h.dir, 'Q')
@@ -715,7 +693,7 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 			t.establish(a.f)
 		case a.f.state == stPost && a.sslv2Recs >= 3:
 			a.h.ClientDataSent = true
-			t.decide(a.f, OutcomeEstablished)
+			t.decide(a.f, handshake.OutcomeEstablished)
 		}
 		return
 	}
@@ -728,7 +706,7 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 			// TLS <= 1.2 application data: the handshake is over.
 			a.h.ClientDataSent = true
 			t.establish(a.f)
-			t.decide(a.f, OutcomeEstablished)
+			t.decide(a.f, handshake.OutcomeEstablished)
 		}
 	case stPost:
 		// TLS 1.3 hides the record type. A record too short for a request
@@ -739,12 +717,12 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 		}
 		if a.tls13 && length <= 24 {
 			if len(a.h.Alerts) < 16 {
-				a.h.Alerts = append(a.h.Alerts, AlertRecord{Sender: SideClient, Encrypted: true, Packet: t.cur.Index, Time: ts(t.now)})
+				a.h.Alerts = append(a.h.Alerts, handshake.AlertRecord{Sender: handshake.SideClient, Encrypted: true, Packet: t.cur.Index, Time: ts(t.now)})
 			}
 			return
 		}
 		a.h.ClientDataSent = true
-		t.decide(a.f, OutcomeEstablished)
+		t.decide(a.f, handshake.OutcomeEstablished)
 	}
 }
 
@@ -758,10 +736,10 @@ func (h *dirHandler) NotTLS(prefix []byte) {
 		a.t.ignore(a.f)
 		return
 	}
-	if a.side(h.dir) == SideServer {
+	if a.side(h.dir) == handshake.SideServer {
 		a.h.NotTLSPrefix = append([]byte(nil), prefix...)
 		a.hist(h.dir, '!')
-		a.t.decide(a.f, OutcomeNotTLS)
+		a.t.decide(a.f, handshake.OutcomeNotTLS)
 	}
 }
 
@@ -777,8 +755,8 @@ func (h *dirHandler) SSLv2ClientHello(body []byte) {
 	a.h.ClientHelloError = ""
 	a.h.HelloLen = len(body)
 	if err := tlsparse.ParseSSLv2ClientHello(body, &t.v2); err == nil {
-		a.h.ClientLegacyVer = uint16(t.v2.Version)
-		a.h.ClientVersions = []string{t.v2.Version.String()}
+		a.h.ClientLegacyVer = t.v2.Version
+		a.h.ClientVersions = []tlsparse.Version{t.v2.Version}
 		a.h.CipherCount = len(t.v2.CipherSpecs)
 	}
 }
@@ -800,8 +778,7 @@ func (h *dirHandler) SSLv2ServerHello(body []byte) {
 		return // as a TLS ServerHello that does not parse: only its letter
 	}
 	a.h.ServerHelloSeen = true
-	a.h.VersionCode = uint16(tlsparse.VersionSSL20)
-	a.h.Version = tlsparse.VersionSSL20.String()
+	a.h.Version = tlsparse.VersionSSL20
 	a.sslv2 = true
 	// The client's next records are SSLv2 records too.
 	a.st[a.client].SetSSLv2()
@@ -823,36 +800,36 @@ func (t *Tracker) establish(f *flow) {
 func (t *Tracker) reset(f *flow, a *active, dir int) {
 	side := a.side(dir)
 	switch side {
-	case SideNone:
+	case handshake.SideNone:
 		t.remove(f)
 		return
-	case SideClient:
+	case handshake.SideClient:
 		a.h.ClientRST = true
-	case SideServer:
+	case handshake.SideServer:
 		a.h.ServerRST = true
 	}
-	if a.h.EndedBy == SideNone {
+	if a.h.EndedBy == handshake.SideNone {
 		a.h.EndedBy = side
 	}
-	if side == SideServer && a.endOfServerBytes(dir) {
+	if side == handshake.SideServer && a.endOfServerBytes(dir) {
 		return
 	}
-	t.decideEnd(f, a, side, OutcomeServerReset)
+	t.decideEnd(f, a, side, handshake.OutcomeServerReset)
 }
 
 // decideEnd decides a flow that side ended abruptly (RST, or QUIC's
 // CONNECTION_CLOSE without a TLS alert); bare is the outcome when the
 // server did so without any alert before.
-func (t *Tracker) decideEnd(f *flow, a *active, side Side, bare Outcome) {
+func (t *Tracker) decideEnd(f *flow, a *active, side handshake.Side, bare handshake.Outcome) {
 	switch {
 	case f.state == stPost:
-		t.decide(f, OutcomeEstablished)
-	case side == SideServer:
+		t.decide(f, handshake.OutcomeEstablished)
+	case side == handshake.SideServer:
 		t.decide(f, a.serverEndOutcome(bare))
 	case a.serverBytes == 0:
-		t.decide(f, OutcomeNoResponse)
+		t.decide(f, handshake.OutcomeNoResponse)
 	default:
-		t.decide(f, OutcomeIncomplete)
+		t.decide(f, handshake.OutcomeIncomplete)
 	}
 }
 
@@ -861,7 +838,7 @@ func (t *Tracker) checkFIN(f *flow, a *active) {
 	if a.client < 0 {
 		if a.helloDir != 0 {
 			// The connection ends before its ClientHello could be read whole.
-			t.decide(f, OutcomeIncomplete)
+			t.decide(f, handshake.OutcomeIncomplete)
 		}
 		return
 	}
@@ -872,30 +849,30 @@ func (t *Tracker) checkFIN(f *flow, a *active) {
 		}
 		side := a.side(dir)
 		switch side {
-		case SideClient:
+		case handshake.SideClient:
 			if a.h.ClientFIN {
 				continue
 			}
 			a.h.ClientFIN = true
-		case SideServer:
+		case handshake.SideServer:
 			if a.h.ServerFIN {
 				continue
 			}
 			a.h.ServerFIN = true
 		}
-		if a.h.EndedBy == SideNone {
+		if a.h.EndedBy == handshake.SideNone {
 			a.h.EndedBy = side
 		}
-		if side == SideServer && a.endOfServerBytes(dir) {
+		if side == handshake.SideServer && a.endOfServerBytes(dir) {
 			return
 		}
 		switch {
 		case f.state == stPost:
-			t.decide(f, OutcomeEstablished)
-		case side == SideServer:
-			t.decide(f, a.serverEndOutcome(OutcomeServerClosed))
+			t.decide(f, handshake.OutcomeEstablished)
+		case side == handshake.SideServer:
+			t.decide(f, a.serverEndOutcome(handshake.OutcomeServerClosed))
 		case a.serverBytes == 0:
-			t.decide(f, OutcomeNoResponse)
+			t.decide(f, handshake.OutcomeNoResponse)
 		}
 		if a.decided {
 			return
@@ -919,21 +896,21 @@ func (a *active) endOfServerBytes(dir int) bool {
 // FIN or RST (bare): an alert sent before, by either side, is the cause.
 // The client's alert (plaintext or, as Go's TLS 1.3 certificate rejection,
 // encrypted) comes first: the server merely closed in answer to it.
-func (a *active) serverEndOutcome(bare Outcome) Outcome {
+func (a *active) serverEndOutcome(bare handshake.Outcome) handshake.Outcome {
 	for i := range a.h.Alerts {
-		if a.h.Alerts[i].Sender == SideClient {
-			return OutcomeClientAlert
+		if a.h.Alerts[i].Sender == handshake.SideClient {
+			return handshake.OutcomeClientAlert
 		}
 	}
 	if a.h.FirstServerAlert() != nil {
-		return OutcomeServerAlert
+		return handshake.OutcomeServerAlert
 	}
 	return bare
 }
 
 // decide finishes a flow: the record is emitted and the flow's later
 // packets are dropped after one lookup.
-func (t *Tracker) decide(f *flow, o Outcome) {
+func (t *Tracker) decide(f *flow, o handshake.Outcome) {
 	a := f.act
 	if a == nil || a.decided {
 		return
@@ -941,7 +918,7 @@ func (t *Tracker) decide(f *flow, o Outcome) {
 	a.decided = true
 	if a.client < 0 && a.helloDir != 0 {
 		a.partialHello()
-		o = OutcomeIncomplete
+		o = handshake.OutcomeIncomplete
 	}
 	if a.client < 0 {
 		f.state = stIgnored
@@ -957,7 +934,7 @@ func (t *Tracker) decide(f *flow, o Outcome) {
 	if h.Gap || a.r[0].gap || a.r[1].gap {
 		h.Gap = true
 	}
-	if o == OutcomeIncomplete && (a.r[0].hole() || a.r[1].hole()) {
+	if o == handshake.OutcomeIncomplete && (a.r[0].hole() || a.r[1].hole()) {
 		h.Gap = true
 	}
 	// A FIN that came with the deciding segment still belongs to the record.
@@ -966,17 +943,17 @@ func (t *Tracker) decide(f *flow, o Outcome) {
 			continue
 		}
 		side := a.side(dir)
-		if side == SideClient {
+		if side == handshake.SideClient {
 			h.ClientFIN = true
 		} else {
 			h.ServerFIN = true
 		}
-		if h.EndedBy == SideNone {
+		if h.EndedBy == handshake.SideNone {
 			h.EndedBy = side
 		}
 	}
 	f.state = stDone
-	rec := new(Handshake)
+	rec := new(handshake.Handshake)
 	*rec = h
 	if t.cfg.PacketOut != nil && t.cfg.Failed != nil && t.cfg.Failed(rec) {
 		f.writeAll = true

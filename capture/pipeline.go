@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 // Pipeline spreads a Tracker's work over worker goroutines. The caller's
@@ -23,7 +25,7 @@ import (
 // Records reach Config.Emit on the caller's goroutine, from inside Packet,
 // Advance and Flush. With Ordered set, they come out in an order that does
 // not depend on the number of workers or on their timing: by decision time
-// (Handshake.EndTime), then by the flow's first packet; a record waits
+// (handshake.Handshake.EndTime), then by the flow's first packet; a record waits
 // until every worker has gone past its time. Without it (live captures)
 // each record comes out as soon as the caller's goroutine collects it.
 // Config.Failed and Config.PacketOut run on the worker goroutines, several
@@ -72,8 +74,8 @@ type worker struct {
 	dec Decoded
 
 	mu      sync.Mutex
-	out     []*Handshake // records decided since the last collect
-	doneNow int64        // packet time of the last round finished
+	out     []*handshake.Handshake // records decided since the last collect
+	doneNow int64                  // packet time of the last round finished
 }
 
 // item is one packet handed to a worker, with the packet time the tracker
@@ -94,7 +96,7 @@ type batch struct {
 }
 
 type pendingRec struct {
-	h   *Handshake
+	h   *handshake.Handshake
 	end int64
 }
 
@@ -107,7 +109,7 @@ func NewPipeline(cfg Config, workers int, ordered bool) *Pipeline {
 	if workers <= 0 {
 		w := &worker{}
 		c := def
-		c.Emit = func(h *Handshake) { w.out = append(w.out, h) }
+		c.Emit = func(h *handshake.Handshake) { w.out = append(w.out, h) }
 		w.t = NewTracker(c)
 		pl.inline = w
 		pl.inlineList[0] = w
@@ -125,7 +127,7 @@ func NewPipeline(cfg Config, workers int, ordered bool) *Pipeline {
 	for range workers {
 		w := &worker{in: make(chan *batch, queueDepth)}
 		c := wcfg
-		c.Emit = func(h *Handshake) {
+		c.Emit = func(h *handshake.Handshake) {
 			w.mu.Lock()
 			w.out = append(w.out, h)
 			w.mu.Unlock()

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 // samplePaths returns the repository's sample captures.
@@ -34,7 +36,7 @@ func samplePaths(t testing.TB) []string {
 }
 
 // recordLine renders a record as one comparable line.
-func recordLine(t testing.TB, h *Handshake) string {
+func recordLine(t testing.TB, h *handshake.Handshake) string {
 	t.Helper()
 	b, err := json.Marshal(h)
 	if err != nil {
@@ -49,7 +51,7 @@ func recordLine(t testing.TB, h *Handshake) string {
 func runPipeline(t testing.TB, files []string, workers int, copyLive bool) []string {
 	t.Helper()
 	var out []string
-	pl := NewPipeline(Config{Emit: func(h *Handshake) { out = append(out, recordLine(t, h)) }}, workers, true)
+	pl := NewPipeline(Config{Emit: func(h *handshake.Handshake) { out = append(out, recordLine(t, h)) }}, workers, true)
 	defer pl.Close()
 	scratch := make([]byte, MaxSnaplen)
 	eachPacket(t, files, func(p *Packet) {
@@ -71,7 +73,7 @@ func runPipeline(t testing.TB, files []string, workers int, copyLive bool) []str
 func runTracker(t testing.TB, files []string) []string {
 	t.Helper()
 	var out []string
-	tr := NewTracker(Config{Emit: func(h *Handshake) { out = append(out, recordLine(t, h)) }})
+	tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { out = append(out, recordLine(t, h)) }})
 	eachPacket(t, files, tr.Packet)
 	tr.Flush()
 	return out
@@ -193,11 +195,11 @@ func TestPipelineHoldsFileBuffers(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out []string
-		cfg := Config{Emit: func(h *Handshake) { out = append(out, recordLine(t, h)) }}
+		cfg := Config{Emit: func(h *handshake.Handshake) { out = append(out, recordLine(t, h)) }}
 		// Slow workers down at every decision so that the reader runs
 		// ahead as far as the queues let it.
 		var n atomic.Int64 // Failed runs on the worker goroutines
-		cfg.Failed = func(*Handshake) bool {
+		cfg.Failed = func(*handshake.Handshake) bool {
 			if n.Add(1)%64 == 0 {
 				time.Sleep(time.Millisecond)
 			}
@@ -263,8 +265,8 @@ func repeatWithPorts(t testing.TB, file string, size int) []byte {
 func TestRecordPacketIndexes(t *testing.T) {
 	for _, s := range samplePaths(t) {
 		t.Run(filepath.Base(s), func(t *testing.T) {
-			var recs []*Handshake
-			tr := NewTracker(Config{Emit: func(h *Handshake) { recs = append(recs, h) }})
+			var recs []*handshake.Handshake
+			tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { recs = append(recs, h) }})
 			var n uint64
 			eachPacket(t, []string{s}, func(p *Packet) {
 				n++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 
+	"github.com/hellowatch/hellowatch/handshake"
 	"github.com/hellowatch/hellowatch/quic"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
@@ -12,7 +13,7 @@ import (
 // QUIC handshakes are followed on any UDP port, found by content: a long
 // header of a known version holding an Initial packet that authenticates
 // with the keys derived from its own Destination Connection ID (RFC 9001
-// §5.2). Only Initial packets are decrypted; Handshake and 1-RTT packets
+// §5.2). Only Initial packets are decrypted; handshake.Handshake and 1-RTT packets
 // are only counted, and once a connection is decided its later packets
 // cost the flow table lookup of Tracker.Packet.
 //
@@ -20,56 +21,9 @@ import (
 // timers and records; its QUIC-only state (keys, CRYPTO reassembly) lives
 // in quicConn, recycled like active. History letters: the TLS message
 // letters for messages read from CRYPTO frames (C, S, J for a
-// HelloRetryRequest), L for a CONNECTION_CLOSE, Q for Handshake-space
+// HelloRetryRequest), L for a CONNECTION_CLOSE, Q for handshake.Handshake-space
 // (encrypted) packets, V for a Retry (the QUIC cousin of DTLS's
 // HelloVerifyRequest) and N for a Version Negotiation; lower case = server.
-
-// QUICInfo holds what a QUIC handshake shows beyond TLS. Every field is
-// owned by the record.
-type QUICInfo struct {
-	Version     string // "v1", "v2", "draft-29", …
-	VersionCode uint32
-	// DCID is the client's original Destination Connection ID, the one the
-	// Initial keys were derived from.
-	DCID []byte
-	// Retry is true when the server sent a Retry whose integrity tag
-	// verified; RetryDCID is the connection ID the client then used.
-	Retry     bool
-	RetryDCID []byte
-	// VersionNegotiation is true when the server answered with a Version
-	// Negotiation packet: RejectedVersion is the version of the client's
-	// first Initial, ServerVersions the versions the packet listed (at most
-	// maxVNVersions, GREASE included), VNPacket its packet index. A client
-	// that starts over in one of them on the same 4-tuple continues the
-	// record: Version and DCID are then those of the new attempt.
-	VersionNegotiation bool
-	RejectedVersion    string
-	ServerVersions     []string
-	VNPacket           uint64
-	// ClientInitials and ServerInitials count the Initial packets that
-	// authenticated; HelloPackets is the number of the client's Initial
-	// packets that carried ClientHello bytes.
-	ClientInitials, ServerInitials int
-	HelloPackets                   int
-	// Undecryptable counts packets of the connection that looked like
-	// Initial packets but did not authenticate (or were malformed).
-	Undecryptable int
-	// Close is the first CONNECTION_CLOSE seen in an Initial packet.
-	Close *QUICClose
-}
-
-// QUICClose is a CONNECTION_CLOSE frame read from an Initial packet.
-type QUICClose struct {
-	Sender Side
-	// Code is the error code: a transport error (0x0100+alert for a TLS
-	// alert, RFC 9001 §4.8), or an application error when Application.
-	Code        uint64
-	Application bool
-	FrameType   uint64 // the frame that caused a transport error
-	// Reason is the peer's reason phrase: untrusted bytes, capped at 256.
-	Reason string
-	Packet uint64
-}
 
 const maxQUICReason = 256
 
@@ -113,7 +67,7 @@ type quicConn struct {
 	// charged is what the CRYPTO reassemblers hold, as counted in the
 	// tracker's buffered bytes (MaxBufferedBytes).
 	charged int
-	info    *QUICInfo
+	info    *handshake.QUICInfo
 }
 
 // sideIdx is 0 for the client's packets and 1 for the server's.
@@ -135,7 +89,7 @@ func (c *quicConn) reset() {
 // QUICUndecryptable returns the number of packets that looked like QUIC
 // Initial packets but did not authenticate (or were malformed): those of
 // no known connection plus those counted in a record's
-// QUICInfo.Undecryptable. It is TrackerStats.QUICUndecryptable.
+// handshake.QUICInfo.Undecryptable. It is TrackerStats.QUICUndecryptable.
 func (t *Tracker) QUICUndecryptable() uint64 { return t.quic.undecryptable.Load() }
 
 // quicUndecryptable counts a packet of connection c that did not decrypt,
@@ -240,9 +194,8 @@ func (t *Tracker) quicProbe(b []byte, count bool) *quicConn {
 	c.keysLen = copy(c.keysFrom[:], h.DCID)
 	c.odcidLen = copy(c.odcid[:], h.DCID)
 	c.largest = [2]int64{-1, -1}
-	c.info = &QUICInfo{
-		Version:     h.Version.String(),
-		VersionCode: uint32(h.Version),
+	c.info = &handshake.QUICInfo{
+		Version: h.Version,
 		DCID:        append([]byte(nil), h.DCID...),
 	}
 	return c
@@ -309,7 +262,7 @@ func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) bool {
 	t.hsQ.push(timerEntry{f: f, deadline: t.now + int64(t.cfg.Timeout), gen: f.gen})
 	t.tlsFlows.Add(1)
 	h := &a.h
-	h.Transport = "quic"
+	h.Transport = handshake.TransportQUIC
 	h.Client = f.key.endpoint(dir)
 	h.Server = f.key.endpoint(1 - dir)
 	h.ClientHelloTime = ts(t.now)
@@ -409,7 +362,7 @@ func (t *Tracker) quicVersionNegotiation(a *active, c *quicConn, dir, side int, 
 	if side != 1 || c.vnAt != 0 || c.info.ServerInitials > 0 {
 		return
 	}
-	var names []string
+	var names []quic.Version
 	for v := h.Versions; len(v) >= 4; v = v[4:] {
 		qv := quic.Version(binary.BigEndian.Uint32(v))
 		if qv == c.keys.Version {
@@ -417,7 +370,7 @@ func (t *Tracker) quicVersionNegotiation(a *active, c *quicConn, dir, side int, 
 			return
 		}
 		if len(names) < maxVNVersions {
-			names = append(names, qv.String())
+			names = append(names, qv)
 		}
 	}
 	c.vnAt = t.now
@@ -466,8 +419,7 @@ func (t *Tracker) quicRestart(f *flow, c *quicConn, pkt []byte, h *quic.Header) 
 		c.crypto[i].Reset()
 	}
 	c.parsed = [2]int{}
-	c.info.Version = h.Version.String()
-	c.info.VersionCode = uint32(h.Version)
+	c.info.Version = h.Version
 	c.info.DCID = append(c.info.DCID[:0:0], h.DCID...)
 	return true
 }
@@ -629,42 +581,42 @@ func (t *Tracker) quicServerMessage(a *active, c *quicConn, dir int, typ tlspars
 // alert carried as 0x0100+alert is recorded as a fatal alert, so that the
 // findings of TLS over TCP apply unchanged.
 func (t *Tracker) quicClose(f *flow, a *active, c *quicConn, dir, side int, fr *quic.Frame) {
-	s := SideClient
+	s := handshake.SideClient
 	if side == 1 {
-		s = SideServer
+		s = handshake.SideServer
 	}
 	if c.info.Close == nil {
 		reason := fr.Reason
 		if len(reason) > maxQUICReason {
 			reason = reason[:maxQUICReason]
 		}
-		c.info.Close = &QUICClose{
+		c.info.Close = &handshake.QUICClose{
 			Sender: s, Code: fr.ErrorCode, Application: fr.IsApplicationClose(),
 			FrameType: fr.ClosingFrame, Reason: string(reason), Packet: t.cur.Index,
 		}
 	}
 	a.hist(dir, 'L')
-	if a.h.EndedBy == SideNone {
+	if a.h.EndedBy == handshake.SideNone {
 		a.h.EndedBy = s
 	}
 	if alert, ok := fr.TLSAlert(); ok {
 		if len(a.h.Alerts) < 16 {
-			a.h.Alerts = append(a.h.Alerts, AlertRecord{
-				Sender: s, Level: uint8(tlsparse.AlertLevelFatal), Code: alert,
+			a.h.Alerts = append(a.h.Alerts, handshake.AlertRecord{
+				Sender: s, Level: tlsparse.AlertLevelFatal, Description: tlsparse.AlertDescription(alert),
 				Packet: t.cur.Index, Time: ts(t.now),
 			})
 		}
-		if s == SideServer {
-			t.decide(f, OutcomeServerAlert)
+		if s == handshake.SideServer {
+			t.decide(f, handshake.OutcomeServerAlert)
 		} else {
-			t.decide(f, OutcomeClientAlert)
+			t.decide(f, handshake.OutcomeClientAlert)
 		}
 		return
 	}
-	t.decideEnd(f, a, s, OutcomeServerClosed)
+	t.decideEnd(f, a, s, handshake.OutcomeServerClosed)
 }
 
-// quicHandshakeSpace counts a Handshake packet (encrypted with keys from
+// quicHandshakeSpace counts a handshake.Handshake packet (encrypted with keys from
 // the key exchange). The handshake is established once the client sends
 // one after the ServerHello: it carries the client's Finished (or its
 // acknowledgement of the server's flight).
@@ -700,6 +652,6 @@ func (t *Tracker) quicShort(f *flow, a *active, side int) {
 	a.h.ClientAppData++
 	if f.state == stPost {
 		a.h.ClientDataSent = true
-		t.decide(f, OutcomeEstablished)
+		t.decide(f, handshake.OutcomeEstablished)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 // quicExpectation is a QUIC record of ../shared/corpus/expected.jsonl.
@@ -93,9 +93,9 @@ func TestQUICConformance(t *testing.T) {
 		if err != nil {
 			t.Logf("%s: %v (records read so far are used)", file, err)
 		}
-		var quics []*capture.Handshake
+		var quics []*handshake.Handshake
 		for _, h := range hs {
-			if h.Transport == "quic" {
+			if h.Transport == handshake.TransportQUIC {
 				quics = append(quics, h)
 			}
 		}
@@ -106,7 +106,7 @@ func TestQUICConformance(t *testing.T) {
 				_ = json.Unmarshal(*e.SNI, &wantSNI)
 				hasWantSNI = true
 			}
-			match := func(h *capture.Handshake) bool {
+			match := func(h *handshake.Handshake) bool {
 				if e.Client != "" && e.Server != "" {
 					a, b := h.Client.String(), h.Server.String()
 					return a == e.Client && b == e.Server || a == e.Server && b == e.Client
@@ -116,7 +116,7 @@ func TestQUICConformance(t *testing.T) {
 				}
 				return e.JA4 == "" || h.JA4 == e.JA4
 			}
-			var got *capture.Handshake
+			var got *handshake.Handshake
 			for i, h := range quics {
 				if !used[i] && match(h) {
 					got, used[i] = h, true

@@ -7,6 +7,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/quic"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
 // readSample returns every packet of a sample capture (copied).
@@ -34,10 +38,10 @@ func readQUICSample(t *testing.T, name string) []*Packet {
 
 // trackQUICSample returns the records of a sample run through a Tracker
 // and flushed.
-func trackQUICSample(t *testing.T, name string) []*Handshake {
+func trackQUICSample(t *testing.T, name string) []*handshake.Handshake {
 	t.Helper()
-	var got []*Handshake
-	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+	var got []*handshake.Handshake
+	tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { got = append(got, h) }})
 	for _, p := range readQUICSample(t, name) {
 		tr.Packet(p)
 	}
@@ -49,16 +53,16 @@ func TestQUICSamples(t *testing.T) {
 	for _, tc := range []struct {
 		file    string
 		sni     string
-		outcome Outcome
+		outcome handshake.Outcome
 		alert   uint8
 		retry   bool
 		segs    int
 	}{
-		{"quic-go-no-sni.pcap", "", OutcomeServerAlert, 80, false, 1},
-		{"quic-go-unknown-name.pcap", "other.test", OutcomeServerAlert, 80, false, 1},
-		{"quic-go-retry.pcap", "example.test", OutcomeEstablished, 0, true, 1},
-		{"quic-chromium-h3.pcap", "example.test", OutcomeEstablished, 0, false, 2},
-		{"quic-go-pq-hello.pcap", "example.test", OutcomeEstablished, 0, false, 2},
+		{"quic-go-no-sni.pcap", "", handshake.OutcomeServerAlert, 80, false, 1},
+		{"quic-go-unknown-name.pcap", "other.test", handshake.OutcomeServerAlert, 80, false, 1},
+		{"quic-go-retry.pcap", "example.test", handshake.OutcomeEstablished, 0, true, 1},
+		{"quic-chromium-h3.pcap", "example.test", handshake.OutcomeEstablished, 0, false, 2},
+		{"quic-go-pq-hello.pcap", "example.test", handshake.OutcomeEstablished, 0, false, 2},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			got := trackQUICSample(t, tc.file)
@@ -66,7 +70,7 @@ func TestQUICSamples(t *testing.T) {
 				t.Fatalf("%d records", len(got))
 			}
 			h := got[0]
-			if h.Transport != "quic" || h.ServerName != tc.sni || h.HasSNI != (tc.sni != "") || h.Outcome != tc.outcome || h.JA4 == "" || h.JA4[0] != 'q' {
+			if h.Transport != handshake.TransportQUIC || h.ServerName != tc.sni || h.HasSNI != (tc.sni != "") || h.Outcome != tc.outcome || h.JA4 == "" || h.JA4[0] != 'q' {
 				t.Fatalf("record %+v", h)
 			}
 			if h.QUIC == nil || h.QUIC.Retry != tc.retry || h.HelloSegments != tc.segs {
@@ -74,7 +78,7 @@ func TestQUICSamples(t *testing.T) {
 			}
 			if tc.alert != 0 {
 				a := h.FirstServerAlert()
-				if a == nil || a.Code != tc.alert || a.Level != 2 || h.QUIC.Close == nil || h.QUIC.Close.Code != 0x100+uint64(tc.alert) {
+				if a == nil || a.Description != tlsparse.AlertDescription(tc.alert) || a.Level != tlsparse.AlertLevelFatal || h.QUIC.Close == nil || h.QUIC.Close.Code != 0x100+uint64(tc.alert) {
 					t.Fatalf("alert %+v close %+v", a, h.QUIC.Close)
 				}
 			}
@@ -94,16 +98,16 @@ func TestQUICVersionNegotiation(t *testing.T) {
 	}
 	for i, h := range got {
 		q := h.QUIC
-		if q == nil || !q.VersionNegotiation || q.RejectedVersion != "v2" || !slices.Contains(q.ServerVersions, "v1") || q.VNPacket == 0 || q.Undecryptable != 0 {
+		if q == nil || !q.VersionNegotiation || q.RejectedVersion != quic.Version2 || !slices.Contains(q.ServerVersions, quic.Version1) || q.VNPacket == 0 || q.Undecryptable != 0 {
 			t.Fatalf("record %d: quic %+v", i, q)
 		}
 	}
 	ok, refused := got[0], got[1]
-	if ok.Outcome != OutcomeEstablished || ok.Version != "TLS 1.3" || ok.QUIC.Version != "v1" || ok.QUIC.ServerInitials == 0 ||
+	if ok.Outcome != handshake.OutcomeEstablished || ok.Version != tlsparse.VersionTLS13 || ok.QUIC.Version != quic.Version1 || ok.QUIC.ServerInitials == 0 ||
 		string(ok.QUIC.DCID) == string(refused.QUIC.DCID) {
 		t.Errorf("started over in v1: outcome %v, TLS %q, quic %+v", ok.Outcome, ok.Version, ok.QUIC)
 	}
-	if refused.Outcome != OutcomeServerClosed || refused.ServerHelloSeen || refused.QUIC.Version != "v2" ||
+	if refused.Outcome != handshake.OutcomeServerClosed || refused.ServerHelloSeen || refused.QUIC.Version != quic.Version2 ||
 		refused.QUIC.ServerInitials != 0 || !refused.EndTime.Equal(refused.FirstAnswerTime) {
 		t.Errorf("gave up: outcome %v, quic %+v, end %v, first answer %v", refused.Outcome, refused.QUIC, refused.EndTime, refused.FirstAnswerTime)
 	}
@@ -115,8 +119,8 @@ func TestQUICVersionNegotiation(t *testing.T) {
 // its end time is the Version Negotiation's.
 func TestQUICVersionNegotiationLive(t *testing.T) {
 	ps := readQUICSample(t, "quic-go-version-negotiation.pcap")
-	var got []*Handshake
-	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+	var got []*handshake.Handshake
+	tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { got = append(got, h) }})
 	for _, p := range ps {
 		tr.Packet(p)
 	}
@@ -132,7 +136,7 @@ func TestQUICVersionNegotiationLive(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("refused attempt not reported %v after the Version Negotiation", DefaultPostTimeout)
 	}
-	if h := got[1]; h.Outcome != OutcomeServerClosed || !h.EndTime.Equal(time.Unix(0, ps[len(ps)-1].TS).UTC()) {
+	if h := got[1]; h.Outcome != handshake.OutcomeServerClosed || !h.EndTime.Equal(time.Unix(0, ps[len(ps)-1].TS).UTC()) {
 		t.Errorf("outcome %v, end %v, want server_closed at the Version Negotiation (%v)", h.Outcome, h.EndTime, last)
 	}
 }
@@ -142,8 +146,8 @@ func TestQUICVersionNegotiationLive(t *testing.T) {
 // (a new DCID, authenticating under that DCID's keys) starts a new record;
 // the first connection's late packets do not.
 func TestQUICSharedSocket(t *testing.T) {
-	var got []*Handshake
-	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+	var got []*handshake.Handshake
+	tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { got = append(got, h) }})
 	for _, p := range readQUICSample(t, "quic-go-shared-socket.pcap") {
 		tr.Packet(p)
 	}
@@ -156,7 +160,7 @@ func TestQUICSharedSocket(t *testing.T) {
 		t.Fatalf("not one 4-tuple: %v -> %v, %v -> %v", a.Client, a.Server, b.Client, b.Server)
 	}
 	for _, h := range got {
-		if h.Outcome != OutcomeEstablished || h.ServerName != "example.test" || h.QUIC.ServerInitials == 0 || h.QUIC.Undecryptable != 0 {
+		if h.Outcome != handshake.OutcomeEstablished || h.ServerName != "example.test" || h.QUIC.ServerInitials == 0 || h.QUIC.Undecryptable != 0 {
 			t.Errorf("record %+v quic %+v", h, h.QUIC)
 		}
 	}
@@ -173,7 +177,7 @@ func TestQUICSharedSocket(t *testing.T) {
 func TestQUICDecidedAllocs(t *testing.T) {
 	ps := readQUICSample(t, "quic-go-pq-hello.pcap")
 	n := 0
-	tr := NewTracker(Config{Emit: func(*Handshake) { n++ }})
+	tr := NewTracker(Config{Emit: func(*handshake.Handshake) { n++ }})
 	for _, p := range ps {
 		tr.Packet(p)
 	}
@@ -191,8 +195,8 @@ func TestQUICDecidedAllocs(t *testing.T) {
 // long header whose Initial does not authenticate): no flow, no record.
 func TestQUICGarbage(t *testing.T) {
 	ps := readQUICSample(t, "quic-go-no-sni.pcap")
-	var got []*Handshake
-	tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+	var got []*handshake.Handshake
+	tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { got = append(got, h) }})
 	for _, p := range ps {
 		cp := *p
 		cp.Data = append([]byte(nil), p.Data...)
@@ -218,7 +222,7 @@ func TestQUICUndecryptableStats(t *testing.T) {
 		name      string
 		corrupt   int // index of the packet whose AEAD tag is broken, -1 none
 		records   int
-		perRecord int // QUICInfo.Undecryptable of the record
+		perRecord int // handshake.QUICInfo.Undecryptable of the record
 		total     uint64
 	}{
 		{"none", -1, 1, 0, 0},
@@ -238,8 +242,8 @@ func TestQUICUndecryptableStats(t *testing.T) {
 				}
 				feed = append(feed, &cp)
 			}
-			var got []*Handshake
-			tr := NewTracker(Config{Emit: func(h *Handshake) { got = append(got, h) }})
+			var got []*handshake.Handshake
+			tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { got = append(got, h) }})
 			for _, p := range feed {
 				tr.Packet(p)
 			}
@@ -255,7 +259,7 @@ func TestQUICUndecryptableStats(t *testing.T) {
 			}
 			for _, workers := range []int{0, 3} {
 				n := 0
-				pl := NewPipeline(Config{Emit: func(*Handshake) { n++ }}, workers, true)
+				pl := NewPipeline(Config{Emit: func(*handshake.Handshake) { n++ }}, workers, true)
 				for _, p := range feed {
 					pl.Packet(p)
 				}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
 // TestSSLv2ServerHello reads Zeek's SSL 2.0 trace (an SSLv2 CLIENT-HELLO
@@ -18,17 +20,17 @@ func TestSSLv2ServerHello(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		packets  int // packets fed; 0 for all
-		outcome  capture.Outcome
+		outcome  handshake.Outcome
 		shSeen   bool
 		dataSent bool
 		history  string
 	}{
 		// Packet 4 is the CLIENT-HELLO, 6 the SERVER-HELLO, 8 the
 		// CLIENT-MASTER-KEY, 10 CLIENT-FINISHED, 13 the first data.
-		{"whole", 0, capture.OutcomeEstablished, true, true, "CsQqQqQ"},
-		{"hello only", 5, capture.OutcomeIncomplete, false, false, "C"},
-		{"server hello, client silent", 7, capture.OutcomeIncomplete, true, false, "Cs"},
-		{"client master key", 8, capture.OutcomeEstablished, true, false, "CsQ"},
+		{"whole", 0, handshake.OutcomeEstablished, true, true, "CsQqQqQ"},
+		{"hello only", 5, handshake.OutcomeIncomplete, false, false, "C"},
+		{"server hello, client silent", 7, handshake.OutcomeIncomplete, true, false, "Cs"},
+		{"client master key", 8, handshake.OutcomeEstablished, true, false, "CsQ"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, err := capture.OpenFiles([]string{path})
@@ -36,8 +38,8 @@ func TestSSLv2ServerHello(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			var got []*capture.Handshake
-			tr := capture.NewTracker(capture.Config{Emit: func(h *capture.Handshake) { got = append(got, h) }})
+			var got []*handshake.Handshake
+			tr := capture.NewTracker(capture.Config{Emit: func(h *handshake.Handshake) { got = append(got, h) }})
 			for n := 1; tc.packets == 0 || n <= tc.packets; n++ {
 				p, err := src.Next()
 				if errors.Is(err, io.EOF) {
@@ -58,10 +60,10 @@ func TestSSLv2ServerHello(t *testing.T) {
 				t.Fatalf("outcome %s, server hello %v, data sent %v, history %q, not TLS %q",
 					h.Outcome, h.ServerHelloSeen, h.ClientDataSent, h.History, h.NotTLSPrefix)
 			}
-			if tc.shSeen && (h.Version != "SSL 2.0" || h.VersionCode != 0x0002) {
-				t.Fatalf("version %q %#04x", h.Version, h.VersionCode)
+			if tc.shSeen && h.Version != tlsparse.VersionSSL20 {
+				t.Fatalf("version %v", h.Version)
 			}
-			if !tc.shSeen && h.Version != "" {
+			if !tc.shSeen && h.Version != 0 {
 				t.Fatalf("version %q before any server hello", h.Version)
 			}
 		})

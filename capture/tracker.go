@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hellowatch/hellowatch/handshake"
 	"github.com/hellowatch/hellowatch/quic"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
@@ -37,11 +38,11 @@ type Config struct {
 
 	// Emit receives every finished handshake, in the order they are decided.
 	// The record is the caller's to keep.
-	Emit func(*Handshake)
+	Emit func(*handshake.Handshake)
 	// Failed, when set together with PacketOut, says which finished
 	// handshakes count as failed: every packet of those flows is passed to
 	// PacketOut (the ones seen before the decision, then all later ones).
-	Failed func(*Handshake) bool
+	Failed func(*handshake.Handshake) bool
 	// PacketOut receives packets of failed flows (see Failed). p.Data is
 	// only valid during the call. In a Pipeline, Failed and PacketOut are
 	// called from the worker goroutines, concurrently.
@@ -212,7 +213,7 @@ func (q *timerQueue) pop() {
 	q.h[i] = last
 }
 
-// Tracker turns packets into finished Handshake records. It is not safe for
+// Tracker turns packets into finished handshake.Handshake records. It is not safe for
 // concurrent use: one goroutine feeds it (Stats may be read from others).
 type Tracker struct {
 	cfg   Config
@@ -430,7 +431,7 @@ func (t *Tracker) evictOldest() {
 			continue
 		}
 		if f.state == stHandshake || f.state == stPost {
-			t.decide(f, OutcomeIncomplete)
+			t.decide(f, handshake.OutcomeIncomplete)
 		}
 		t.evicted[EvictFlowLimit].Add(1)
 		t.remove(f)
@@ -477,12 +478,12 @@ func (t *Tracker) expire() {
 				continue
 			}
 			if a.serverBytes == 0 {
-				t.decide(f, OutcomeNoResponse)
+				t.decide(f, handshake.OutcomeNoResponse)
 			} else {
-				t.decide(f, OutcomeIncomplete)
+				t.decide(f, handshake.OutcomeIncomplete)
 			}
 		case stPost:
-			t.decide(f, OutcomeEstablished)
+			t.decide(f, handshake.OutcomeEstablished)
 		}
 		t.release(f)
 		t.quicForget(f)
@@ -505,7 +506,7 @@ func (t *Tracker) expire() {
 		}
 		if f.state == stHandshake || f.state == stPost {
 			t.at = d
-			t.decide(f, OutcomeIncomplete)
+			t.decide(f, handshake.OutcomeIncomplete)
 			t.at = 0
 			t.evicted[EvictIdle].Add(1)
 		}
@@ -546,7 +547,7 @@ func (t *Tracker) settle(f *flow) bool {
 	if at, ok := t.quicRefusedVersion(f); ok && f.state == stHandshake {
 		prev := t.at
 		t.at = at
-		t.decide(f, OutcomeServerClosed)
+		t.decide(f, handshake.OutcomeServerClosed)
 		t.at = prev
 		return true
 	}
@@ -577,9 +578,9 @@ func (t *Tracker) Flush() {
 			continue
 		}
 		if f.state == stPost {
-			t.decide(f, OutcomeEstablished)
+			t.decide(f, handshake.OutcomeEstablished)
 		} else {
-			t.decide(f, OutcomeIncomplete)
+			t.decide(f, handshake.OutcomeIncomplete)
 		}
 		t.release(f)
 		t.quicForget(f)

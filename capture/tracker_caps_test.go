@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/handshake"
 	"github.com/hellowatch/hellowatch/internal/hostile"
 )
 
 // capRun is what runCapped saw.
 type capRun struct {
-	recs       []*capture.Handshake
+	recs       []*handshake.Handshake
 	tr         *capture.Tracker
 	peak       uint64 // most bytes buffered after any packet
 	peakActive uint64 // most flows in their handshake at once
@@ -25,7 +26,7 @@ type capRun struct {
 func runCapped(t *testing.T, pcap *bytes.Buffer, maxBuf int64) capRun {
 	t.Helper()
 	var r capRun
-	r.tr = capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *capture.Handshake) { r.recs = append(r.recs, h) }})
+	r.tr = capture.NewTracker(capture.Config{MaxBufferedBytes: maxBuf, Emit: func(h *handshake.Handshake) { r.recs = append(r.recs, h) }})
 	src, err := capture.OpenReader("caps", pcap)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func TestBufferCapHeldAnswers(t *testing.T) {
 		t.Errorf("evicted %v, %d records for %d flows, %d bytes still buffered", st.Evicted, len(recs), flows, st.BufferedBytes)
 	}
 	for _, h := range recs {
-		if h.Outcome != capture.OutcomeIncomplete || !h.Gap {
+		if h.Outcome != handshake.OutcomeIncomplete || !h.Gap {
 			t.Errorf("record %v %v gap %v: want incomplete with a gap", h.Client, h.Outcome, h.Gap)
 		}
 	}

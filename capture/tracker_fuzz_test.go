@@ -14,6 +14,7 @@ import (
 
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
 	"github.com/hellowatch/hellowatch/report"
 )
 
@@ -163,11 +164,11 @@ func FuzzTracker(f *testing.F) {
 // checkTrackerRun feeds pkts to a tracker made with cfg and checks the
 // properties FuzzTracker promises.
 func checkTrackerRun(t *testing.T, cfg capture.Config, writeFailed bool, pkts []fuzzPacket) {
-	var recs []*capture.Handshake
-	cfg.Emit = func(h *capture.Handshake) { recs = append(recs, h) }
+	var recs []*handshake.Handshake
+	cfg.Emit = func(h *handshake.Handshake) { recs = append(recs, h) }
 	var out int
 	if writeFailed {
-		cfg.Failed = func(h *capture.Handshake) bool { return h.Outcome != capture.OutcomeEstablished }
+		cfg.Failed = func(h *handshake.Handshake) bool { return h.Outcome != handshake.OutcomeEstablished }
 		cfg.PacketOut = func(p *capture.Packet) {
 			if p.CapLen != len(p.Data) {
 				t.Fatalf("PacketOut: caplen %d, %d bytes", p.CapLen, len(p.Data))
@@ -250,15 +251,15 @@ func checkTrackerRun(t *testing.T, cfg capture.Config, writeFailed bool, pkts []
 }
 
 // checkRecord checks one emitted record and its JSON and text forms.
-func checkRecord(t *testing.T, i int, h *capture.Handshake) {
+func checkRecord(t *testing.T, i int, h *handshake.Handshake) {
 	t.Helper()
 	if h.Outcome.String() == "unknown" {
 		t.Fatalf("record %d: outcome %d", i, h.Outcome)
 	}
-	if (h.Transport != "tcp" && h.Transport != "quic") || !h.Client.IsValid() || !h.Server.IsValid() {
+	if (h.Transport != handshake.TransportTCP && h.Transport != handshake.TransportQUIC) || !h.Client.IsValid() || !h.Server.IsValid() {
 		t.Fatalf("record %d: transport %q, client %v, server %v", i, h.Transport, h.Client, h.Server)
 	}
-	if h.Established() != (h.Outcome == capture.OutcomeEstablished) {
+	if h.Established() != (h.Outcome == handshake.OutcomeEstablished) {
 		t.Fatalf("record %d: established mismatch", i)
 	}
 	if len(h.History) > 64 || len(h.Alerts) > 16 || len(h.NotTLSPrefix) > 64 || h.Packets == 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 // samplePacketsOf returns copies of every packet of a sample capture.
@@ -31,15 +32,15 @@ func samplePacketsOf(t testing.TB, name string) []Packet {
 func decidedFlow(t testing.TB) (*Tracker, *Packet) {
 	t.Helper()
 	pkts := samplePacketsOf(t, "incident-missing-sni.pcap")
-	var recs []*Handshake
-	tr := NewTracker(Config{Emit: func(h *Handshake) { recs = append(recs, h) }})
+	var recs []*handshake.Handshake
+	tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { recs = append(recs, h) }})
 	for i := range pkts {
 		tr.Packet(&pkts[i])
 		if len(recs) > 0 {
 			break
 		}
 	}
-	if len(recs) != 1 || recs[0].Outcome != OutcomeServerAlert {
+	if len(recs) != 1 || recs[0].Outcome != handshake.OutcomeServerAlert {
 		t.Fatalf("records %v", recs)
 	}
 	hello := &pkts[recs[0].FirstPacket-1]
@@ -74,8 +75,8 @@ func TestTrackerDecidedFlowAllocs(t *testing.T) {
 // deadline as its end, whichever later packet (or Advance) ran the timer.
 func TestTrackerTimerDecisionsAtDeadline(t *testing.T) {
 	for _, late := range []time.Duration{time.Second, time.Hour} {
-		var recs []*Handshake
-		tr := NewTracker(Config{Timeout: 3 * time.Second, Emit: func(h *Handshake) { recs = append(recs, h) }})
+		var recs []*handshake.Handshake
+		tr := NewTracker(Config{Timeout: 3 * time.Second, Emit: func(h *handshake.Handshake) { recs = append(recs, h) }})
 		// Feed the packets up to and including the ClientHello only: the
 		// server never answers; the timer decides.
 		pkts := samplePacketsOf(t, "no-sni-silent.pcap")
@@ -93,7 +94,7 @@ func TestTrackerTimerDecisionsAtDeadline(t *testing.T) {
 			t.Fatalf("late=%v: %d records", late, len(recs))
 		}
 		h := recs[0]
-		if h.Outcome != OutcomeNoResponse {
+		if h.Outcome != handshake.OutcomeNoResponse {
 			t.Errorf("outcome %v", h.Outcome)
 		}
 		if want := h.ClientHelloTime.Add(3 * time.Second); !h.EndTime.Equal(want) {
@@ -111,7 +112,7 @@ func TestTrackerFlowLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	tr := NewTracker(Config{MaxFlows: 16, Emit: func(*Handshake) { n++ }})
+	tr := NewTracker(Config{MaxFlows: 16, Emit: func(*handshake.Handshake) { n++ }})
 	peak := uint64(0)
 	var d Decoded
 	for p, err := src.Next(); err == nil; p, err = src.Next() {
@@ -160,7 +161,7 @@ func BenchmarkTrackerHandshake(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			n := 0
-			tr := NewTracker(Config{Emit: func(*Handshake) { n++ }})
+			tr := NewTracker(Config{Emit: func(*handshake.Handshake) { n++ }})
 			for b.Loop() {
 				// Each round moves the capture forward in time (new flows
 				// once the old ones are finished).
@@ -197,7 +198,7 @@ func BenchmarkPipelineFile(b *testing.B) {
 					b.Fatal(err)
 				}
 				n := 0
-				pl := NewPipeline(Config{Emit: func(*Handshake) { n++ }}, workers, true)
+				pl := NewPipeline(Config{Emit: func(*handshake.Handshake) { n++ }}, workers, true)
 				for p, err := src.Next(); err == nil; p, err = src.Next() {
 					pl.Packet(p)
 				}
@@ -280,8 +281,8 @@ func TestTrackerShortNotTLSAnswer(t *testing.T) {
 	hello := helloPayload(t, "incident-missing-sni.pcap")
 	for _, end := range []string{"fin", "rst", "silence", "capture end"} {
 		t.Run(end, func(t *testing.T) {
-			var recs []*Handshake
-			tr := NewTracker(Config{Timeout: time.Second, Emit: func(h *Handshake) { recs = append(recs, h) }})
+			var recs []*handshake.Handshake
+			tr := NewTracker(Config{Timeout: time.Second, Emit: func(h *handshake.Handshake) { recs = append(recs, h) }})
 			c := newTCPConv(t)
 			tr.Packet(c.packet(0, true, false, false, nil))
 			tr.Packet(c.packet(1, true, false, false, nil))
@@ -302,7 +303,7 @@ func TestTrackerShortNotTLSAnswer(t *testing.T) {
 				t.Fatalf("%d records", len(recs))
 			}
 			h := recs[0]
-			if h.Outcome != OutcomeNotTLS || string(h.NotTLSPrefix) != "ERR\r\n" {
+			if h.Outcome != handshake.OutcomeNotTLS || string(h.NotTLSPrefix) != "ERR\r\n" {
 				t.Errorf("outcome %v, prefix %q; want not_tls \"ERR\\r\\n\"", h.Outcome, h.NotTLSPrefix)
 			}
 		})
@@ -317,8 +318,8 @@ func TestTrackerEmptyRecordsBeforeHello(t *testing.T) {
 	for range 3 {
 		lead = append(lead, 22, 3, 1, 0, 0)
 	}
-	var recs []*Handshake
-	tr := NewTracker(Config{Emit: func(h *Handshake) { recs = append(recs, h) }})
+	var recs []*handshake.Handshake
+	tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { recs = append(recs, h) }})
 	c := newTCPConv(t)
 	tr.Packet(c.packet(0, true, false, false, nil))
 	tr.Packet(c.packet(1, true, false, false, nil))
@@ -329,7 +330,7 @@ func TestTrackerEmptyRecordsBeforeHello(t *testing.T) {
 	if len(recs) != 1 {
 		t.Fatalf("%d records; stats %+v", len(recs), tr.Stats())
 	}
-	if h := recs[0]; h.Outcome != OutcomeServerAlert || h.HasSNI || len(h.ClientVersions) == 0 {
+	if h := recs[0]; h.Outcome != handshake.OutcomeServerAlert || h.HasSNI || len(h.ClientVersions) == 0 {
 		t.Errorf("outcome %v, SNI %v, versions %v", h.Outcome, h.HasSNI, h.ClientVersions)
 	}
 }

@@ -1,4 +1,4 @@
-// Package diagnose turns a finished capture.Handshake into findings: the
+// Package diagnose turns a finished handshake.Handshake into findings: the
 // cause of a failed (or latently fragile) TLS handshake, the evidence that
 // proves it, and the fix for the common clients (nginx, HAProxy, Envoy, curl,
 // Go). It is a set of pure functions: no I/O, no clocks, no globals that
@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
 // Finding IDs. The words are stable: they appear in text, JSON and the
@@ -77,7 +78,7 @@ func FindingIDs() []string {
 //     server_refused; an unexplained client alert is client_refused.
 //   - A silent server with no SNI yields missing_sni then no_response.
 //   - incomplete handshakes get no failure finding (only sni_is_ip).
-func Diagnose(h *capture.Handshake) []Finding {
+func Diagnose(h *handshake.Handshake) []Finding {
 	if h == nil {
 		return nil
 	}
@@ -99,7 +100,7 @@ func Diagnose(h *capture.Handshake) []Finding {
 }
 
 type diag struct {
-	h  *capture.Handshake
+	h  *handshake.Handshake
 	fs []Finding
 }
 
@@ -107,29 +108,29 @@ func (d *diag) add(f Finding) { d.fs = append(d.fs, f) }
 
 func (d *diag) run() {
 	h := d.h
-	sa := firstPlain(h, capture.SideServer)
-	ca := firstPlain(h, capture.SideClient)
-	failed := !h.Established() && h.Outcome != capture.OutcomeIncomplete
+	sa := firstPlain(h, handshake.SideServer)
+	ca := firstPlain(h, handshake.SideClient)
+	failed := !h.Established() && h.Outcome != handshake.OutcomeIncomplete
 
 	switch {
-	case h.Outcome == capture.OutcomeNotTLS:
+	case h.Outcome == handshake.OutcomeNotTLS:
 		d.plaintext()
-	case anyCode(h, 70) && !h.Established():
+	case anyAlert(h, tlsparse.AlertProtocolVersion) && !h.Established():
 		d.versionAlert()
-	case h.Outcome == capture.OutcomeServerAlert && sa != nil && !h.ServerHelloSeen:
+	case h.Outcome == handshake.OutcomeServerAlert && sa != nil && !h.ServerHelloSeen:
 		d.serverAlertBeforeHello(sa)
-	case h.Outcome == capture.OutcomeServerAlert && sa != nil:
+	case h.Outcome == handshake.OutcomeServerAlert && sa != nil:
 		d.serverRefusedAlert(sa)
-	case h.Outcome == capture.OutcomeClientAlert && ca != nil:
+	case h.Outcome == handshake.OutcomeClientAlert && ca != nil:
 		d.clientAlert(ca)
-	case h.Outcome == capture.OutcomeServerAlert:
-		d.serverRefusedAlert(firstAny(h, capture.SideServer))
-	case h.Outcome == capture.OutcomeClientAlert:
-		d.clientRefused(firstAny(h, capture.SideClient))
-	case (h.Outcome == capture.OutcomeServerReset || h.Outcome == capture.OutcomeServerClosed) && h.ServerHelloSeen:
+	case h.Outcome == handshake.OutcomeServerAlert:
+		d.serverRefusedAlert(firstAny(h, handshake.SideServer))
+	case h.Outcome == handshake.OutcomeClientAlert:
+		d.clientRefused(firstAny(h, handshake.SideClient))
+	case (h.Outcome == handshake.OutcomeServerReset || h.Outcome == handshake.OutcomeServerClosed) && h.ServerHelloSeen:
 		// The server hung up after its ServerHello: if the client had
 		// aborted first, that is the story.
-		switch enc := firstAny(h, capture.SideClient); {
+		switch enc := firstAny(h, handshake.SideClient); {
 		case ca != nil:
 			d.clientAlert(ca)
 		case enc != nil:
@@ -139,13 +140,13 @@ func (d *diag) run() {
 		}
 	case d.quicVersionRefused():
 		d.quicVersionMismatch()
-	case h.Outcome == capture.OutcomeServerReset, h.Outcome == capture.OutcomeServerClosed:
+	case h.Outcome == handshake.OutcomeServerReset, h.Outcome == handshake.OutcomeServerClosed:
 		if noSNI(h) {
 			d.missingSNI(nil)
 		} else {
 			d.serverDropped()
 		}
-	case h.Outcome == capture.OutcomeNoResponse:
+	case h.Outcome == handshake.OutcomeNoResponse:
 		if noSNI(h) {
 			d.missingSNI(nil)
 		}
@@ -172,15 +173,15 @@ func (d *diag) run() {
 
 // HelloDecoded reports whether h's ClientHello was parsed (it may have been
 // lost to a capture gap): without it nobody can say the SNI was missing.
-func HelloDecoded(h *capture.Handshake) bool {
+func HelloDecoded(h *handshake.Handshake) bool {
 	return h.HasSNI || len(h.ClientVersions) > 0 || h.ClientLegacyVer != 0 || h.JA3 != ""
 }
 
 // noSNI reports whether the ClientHello is known to carry no SNI.
-func noSNI(h *capture.Handshake) bool { return !h.HasSNI && HelloDecoded(h) }
+func noSNI(h *handshake.Handshake) bool { return !h.HasSNI && HelloDecoded(h) }
 
 // firstPlain returns the first plaintext alert sent by side, or nil.
-func firstPlain(h *capture.Handshake, side capture.Side) *capture.AlertRecord {
+func firstPlain(h *handshake.Handshake, side handshake.Side) *handshake.AlertRecord {
 	for i := range h.Alerts {
 		if a := &h.Alerts[i]; a.Sender == side && !a.Encrypted {
 			return a
@@ -190,7 +191,7 @@ func firstPlain(h *capture.Handshake, side capture.Side) *capture.AlertRecord {
 }
 
 // firstAny returns the first alert (encrypted or not) sent by side, or nil.
-func firstAny(h *capture.Handshake, side capture.Side) *capture.AlertRecord {
+func firstAny(h *handshake.Handshake, side handshake.Side) *handshake.AlertRecord {
 	for i := range h.Alerts {
 		if a := &h.Alerts[i]; a.Sender == side {
 			return a
@@ -199,9 +200,9 @@ func firstAny(h *capture.Handshake, side capture.Side) *capture.AlertRecord {
 	return nil
 }
 
-func anyCode(h *capture.Handshake, code uint8) bool {
+func anyAlert(h *handshake.Handshake, d tlsparse.AlertDescription) bool {
 	for _, a := range h.Alerts {
-		if !a.Encrypted && a.Code == code {
+		if !a.Encrypted && a.Description == d {
 			return true
 		}
 	}
@@ -229,19 +230,16 @@ func (d *diag) since(t time.Time) string {
 	return ", " + fmtDur(t.Sub(d.h.ClientHelloTime)) + " after the ClientHello"
 }
 
-func levelWord(l uint8) string {
-	switch l {
-	case 1:
-		return "warning"
-	case 2:
-		return "fatal"
+func levelWord(l tlsparse.AlertLevel) string {
+	if l == tlsparse.AlertLevelWarning || l == tlsparse.AlertLevelFatal {
+		return l.String()
 	}
 	return "level-" + strconv.Itoa(int(l))
 }
 
 // alertEvidence: "server sent fatal alert handshake_failure (40) in packet 6, 0.4 ms after the ClientHello".
-func (d *diag) alertEvidence(a *capture.AlertRecord) string {
-	s := a.Sender.String() + " sent " + levelWord(a.Level) + " alert " + alertLabel(a.Code)
+func (d *diag) alertEvidence(a *handshake.AlertRecord) string {
+	s := a.Sender.String() + " sent " + levelWord(a.Level) + " alert " + alertLabel(a.Description)
 	switch {
 	case a.Encrypted:
 		s = a.Sender.String() + " sent an encrypted alert"
@@ -270,7 +268,7 @@ func (d *diag) helloEvidence() []string {
 		ev = append(ev, "ClientHello has no server_name extension")
 	}
 	if len(h.ClientVersions) > 0 {
-		ev = append(ev, "client offered "+strings.Join(h.ClientVersions, ", "))
+		ev = append(ev, "client offered "+joinVersions(h.ClientVersions))
 	}
 	if h.FirstPacket > 0 {
 		ev[0] += " (flow starts at packet " + strconv.FormatUint(h.FirstPacket, 10) + ")"
@@ -303,7 +301,7 @@ const quicSNIHint = "use the host name, not an IP address, as the HTTP/3 client'
 
 const sniHint = "nginx: add `proxy_ssl_server_name on;` (and `proxy_ssl_name <host>;` when proxy_pass names an IP address)"
 
-func (d *diag) missingSNI(a *capture.AlertRecord) {
+func (d *diag) missingSNI(a *handshake.AlertRecord) {
 	h := d.h
 	ev := d.helloEvidence()
 	var how, log string
@@ -311,21 +309,21 @@ func (d *diag) missingSNI(a *capture.AlertRecord) {
 	case a != nil:
 		how = "the server refused it with " + d.alertWords(a)
 		ev = append(ev, d.alertEvidence(a))
-		log = nginxAlertLog(a.Code)
-		if a.Code == 80 {
+		log = nginxAlertLog(a.Description)
+		if a.Description == tlsparse.AlertInternalError {
 			ev = append(ev, "internal_error (80) before any ServerHello is what Go crypto/tls servers (Caddy) send when no certificate matches an absent name")
 		}
-	case d.isQUIC() && (h.Outcome == capture.OutcomeServerReset || h.Outcome == capture.OutcomeServerClosed):
+	case d.isQUIC() && (h.Outcome == handshake.OutcomeServerReset || h.Outcome == handshake.OutcomeServerClosed):
 		how = "the server closed the connection with " + d.quicCloseWords()
-		ev = append(ev, d.quicCloseEvidence(capture.SideServer))
+		ev = append(ev, d.quicCloseEvidence(handshake.SideServer))
 	case d.isQUIC():
 		how = "the server never answered (no Initial packet)"
 		ev = append(ev, d.quicNoAnswer()...)
-	case h.Outcome == capture.OutcomeServerReset:
+	case h.Outcome == handshake.OutcomeServerReset:
 		how = "the server reset the connection (RST)"
 		ev = append(ev, "server sent RST"+d.since(h.FirstAnswerTime))
 		log = "peer closed connection in SSL handshake (104: Connection reset by peer) while SSL handshaking to upstream"
-	case h.Outcome == capture.OutcomeServerClosed:
+	case h.Outcome == handshake.OutcomeServerClosed:
 		how = "the server closed the connection (FIN) without a word"
 		ev = append(ev, "server sent FIN with no TLS data"+d.since(h.FirstAnswerTime))
 		log = "peer closed connection in SSL handshake while SSL handshaking to upstream"
@@ -346,7 +344,7 @@ func (d *diag) missingSNI(a *capture.AlertRecord) {
 	})
 }
 
-func waited(h *capture.Handshake) string {
+func waited(h *handshake.Handshake) string {
 	if h.EndTime.IsZero() || h.ClientHelloTime.IsZero() {
 		return ""
 	}
@@ -380,25 +378,25 @@ func (d *diag) missingSNIResumed() {
 	})
 }
 
-func (d *diag) serverAlertBeforeHello(a *capture.AlertRecord) {
+func (d *diag) serverAlertBeforeHello(a *handshake.AlertRecord) {
 	h := d.h
 	switch {
 	case !HelloDecoded(h):
 		d.serverRefusedAlert(a)
-	case noSNI(h) && (a.Code == 40 || a.Code == 112 || a.Code == 80):
+	case noSNI(h) && (a.Description == tlsparse.AlertHandshakeFailure || a.Description == tlsparse.AlertUnrecognizedName || a.Description == tlsparse.AlertInternalError):
 		d.missingSNI(a)
-	case a.Code == 112:
+	case a.Description == tlsparse.AlertUnrecognizedName:
 		d.unknownName(a)
-	case a.Code == 40 && maxOffered(h) != 0 && maxOffered(h) < 0x0303:
+	case a.Description == tlsparse.AlertHandshakeFailure && maxOffered(h) != 0 && maxOffered(h) < tlsparse.VersionTLS12:
 		d.versionRefused(a)
-	case a.Code == 40:
+	case a.Description == tlsparse.AlertHandshakeFailure:
 		d.noSharedCipher(a)
 	default:
 		d.serverRefusedAlert(a)
 	}
 }
 
-func (d *diag) unknownName(a *capture.AlertRecord) {
+func (d *diag) unknownName(a *handshake.AlertRecord) {
 	h := d.h
 	ev := append(d.helloEvidence(), d.alertEvidence(a))
 	if h.SNIInvalid {
@@ -418,11 +416,11 @@ func (d *diag) unknownName(a *capture.AlertRecord) {
 			{"curl", "connect with the served host name (`--resolve`/`--connect-to` to pin the address)"},
 			{"go", "set `tls.Config.ServerName` to a name the server serves"},
 		},
-		NginxLog: nginxAlertLog(112),
+		NginxLog: nginxAlertLog(tlsparse.AlertUnrecognizedName),
 	})
 }
 
-func (d *diag) noSharedCipher(a *capture.AlertRecord) {
+func (d *diag) noSharedCipher(a *handshake.AlertRecord) {
 	h := d.h
 	ev := append(d.helloEvidence(), d.alertEvidence(a))
 	if h.CipherCount > 0 {
@@ -443,16 +441,17 @@ func (d *diag) noSharedCipher(a *capture.AlertRecord) {
 			{"curl", "try `--ciphers` / `--tls13-ciphers` / `--curves`"},
 			{"go", "check `tls.Config.CipherSuites` / `CurvePreferences`"},
 		},
-		NginxLog: nginxAlertLog(40),
+		NginxLog: nginxAlertLog(tlsparse.AlertHandshakeFailure),
 	})
 }
 
-// maxOffered returns the highest offered version as a wire code, 0 if unknown.
-func maxOffered(h *capture.Handshake) uint16 {
-	var m uint16
+// maxOffered returns the highest of SSL 3.0 to TLS 1.3 the client offered
+// (drafts and DTLS left out), else its legacy version; 0 if unknown.
+func maxOffered(h *handshake.Handshake) tlsparse.Version {
+	var m tlsparse.Version
 	for _, v := range h.ClientVersions {
-		if c := versionCode(v); c > m {
-			m = c
+		if v >= tlsparse.VersionSSL30 && v <= tlsparse.VersionTLS13 && v > m {
+			m = v
 		}
 	}
 	if m == 0 {
@@ -461,20 +460,16 @@ func maxOffered(h *capture.Handshake) uint16 {
 	return m
 }
 
-func versionCode(v string) uint16 {
-	switch v {
-	case "SSL 3.0":
-		return 0x0300
-	case "TLS 1.0":
-		return 0x0301
-	case "TLS 1.1":
-		return 0x0302
-	case "TLS 1.2":
-		return 0x0303
-	case "TLS 1.3":
-		return 0x0304
+// joinVersions renders offered versions as "TLS 1.3, TLS 1.2".
+func joinVersions(vs []tlsparse.Version) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(v.String())
 	}
-	return 0
+	return b.String()
 }
 
 var versionHints = []Hint{
@@ -490,14 +485,14 @@ const versionHint = "nginx: `proxy_ssl_protocols TLSv1.2 TLSv1.3;`; HAProxy: `ss
 // versionAlert: protocol_version (70) from either side.
 func (d *diag) versionAlert() {
 	h := d.h
-	var a *capture.AlertRecord
+	var a *handshake.AlertRecord
 	for i := range h.Alerts {
-		if !h.Alerts[i].Encrypted && h.Alerts[i].Code == 70 {
+		if !h.Alerts[i].Encrypted && h.Alerts[i].Description == tlsparse.AlertProtocolVersion {
 			a = &h.Alerts[i]
 			break
 		}
 	}
-	if a.Sender == capture.SideClient {
+	if a.Sender == handshake.SideClient {
 		d.clientRefusedVersion(a)
 		return
 	}
@@ -505,16 +500,16 @@ func (d *diag) versionAlert() {
 }
 
 // versionRefused: the server refused every version the client offered.
-func (d *diag) versionRefused(a *capture.AlertRecord) {
+func (d *diag) versionRefused(a *handshake.AlertRecord) {
 	h := d.h
 	ev := append(d.helloEvidence(), d.alertEvidence(a))
-	if !slices.Contains(h.ClientVersions, "TLS 1.3") {
+	if !slices.Contains(h.ClientVersions, tlsparse.VersionTLS13) {
 		ev = append(ev, "the ClientHello offered no TLS 1.3 (no supported_versions extension)")
 	}
 	if !h.ServerHelloSeen {
 		ev = noServerHello(ev)
 	}
-	offered := strings.Join(h.ClientVersions, ", ")
+	offered := joinVersions(h.ClientVersions)
 	if offered == "" {
 		offered = "its versions"
 	}
@@ -525,23 +520,23 @@ func (d *diag) versionRefused(a *capture.AlertRecord) {
 		Evidence: ev,
 		Hint:     versionHint,
 		Hints:    slices.Clone(versionHints),
-		NginxLog: nginxAlertLog(a.Code),
+		NginxLog: nginxAlertLog(a.Description),
 	})
 }
 
 // clientRefusedVersion: the client refused the version in the ServerHello.
-func (d *diag) clientRefusedVersion(a *capture.AlertRecord) {
+func (d *diag) clientRefusedVersion(a *handshake.AlertRecord) {
 	h := d.h
 	ev := d.helloEvidence()
-	v := h.Version
-	if v == "" {
-		v = "an unknown version"
+	v := "an unknown version"
+	if h.Version != 0 {
+		v = h.Version.String()
 	}
 	if h.ServerHelloSeen {
 		ev = append(ev, "server's ServerHello chose "+v)
 	}
 	ev = append(ev, d.alertEvidence(a))
-	if a.Code == 80 {
+	if a.Description == tlsparse.AlertInternalError {
 		ev = append(ev, "OpenSSL clients (curl) answer a version they refuse with internal_error (80), not protocol_version (70)")
 	}
 	d.add(Finding{
@@ -555,14 +550,14 @@ func (d *diag) clientRefusedVersion(a *capture.AlertRecord) {
 	})
 }
 
-func (d *diag) clientAlert(a *capture.AlertRecord) {
+func (d *diag) clientAlert(a *handshake.AlertRecord) {
 	h := d.h
 	switch {
-	case isCertAlert(a.Code):
+	case isCertAlert(a.Description):
 		d.untrusted(a)
-	case h.ServerHelloSeen && h.Version != "" && len(h.ClientVersions) > 0 && !slices.Contains(h.ClientVersions, h.Version):
+	case h.ServerHelloSeen && h.Version != 0 && len(h.ClientVersions) > 0 && !slices.Contains(h.ClientVersions, h.Version):
 		d.clientRefusedVersion(a)
-	case h.ServerHelloSeen && a.Code == 80 && h.VersionCode != 0 && h.VersionCode < 0x0303:
+	case h.ServerHelloSeen && a.Description == tlsparse.AlertInternalError && h.Version != 0 && h.Version < tlsparse.VersionTLS12:
 		// curl offers TLS 1.0 in the legacy field but refuses it.
 		d.clientRefusedVersion(a)
 	default:
@@ -570,28 +565,29 @@ func (d *diag) clientAlert(a *capture.AlertRecord) {
 	}
 }
 
-func isCertAlert(c uint8) bool {
-	switch c {
-	case 42, 43, 44, 45, 46, 48:
+func isCertAlert(d tlsparse.AlertDescription) bool {
+	switch d {
+	case tlsparse.AlertBadCertificate, tlsparse.AlertUnsupportedCertificate, tlsparse.AlertCertificateRevoked,
+		tlsparse.AlertCertificateExpired, tlsparse.AlertCertificateUnknown, tlsparse.AlertUnknownCA:
 		return true
 	}
 	return false
 }
 
-var certWhy = map[uint8]string{
-	42: "it rejected the certificate (bad_certificate: Go clients say this for an unknown CA or name mismatch)",
-	43: "the certificate type is not supported",
-	44: "the certificate was revoked",
-	45: "the certificate has expired",
-	46: "it could not verify the certificate",
-	48: "the certificate chain does not lead to a CA it trusts",
+var certWhy = map[tlsparse.AlertDescription]string{
+	tlsparse.AlertBadCertificate:         "it rejected the certificate (bad_certificate: Go clients say this for an unknown CA or name mismatch)",
+	tlsparse.AlertUnsupportedCertificate: "the certificate type is not supported",
+	tlsparse.AlertCertificateRevoked:     "the certificate was revoked",
+	tlsparse.AlertCertificateExpired:     "the certificate has expired",
+	tlsparse.AlertCertificateUnknown:     "it could not verify the certificate",
+	tlsparse.AlertUnknownCA:              "the certificate chain does not lead to a CA it trusts",
 }
 
-func (d *diag) untrusted(a *capture.AlertRecord) {
+func (d *diag) untrusted(a *handshake.AlertRecord) {
 	h := d.h
 	ev := d.helloEvidence()
-	if h.ServerHelloSeen && h.Version != "" {
-		ev = append(ev, "server answered with a "+h.Version+" ServerHello")
+	if h.ServerHelloSeen && h.Version != 0 {
+		ev = append(ev, "server answered with a "+h.Version.String()+" ServerHello")
 	}
 	ev = append(ev, d.alertEvidence(a))
 	if c := h.Cert; c != nil {
@@ -605,18 +601,18 @@ func (d *diag) untrusted(a *capture.AlertRecord) {
 	}
 	hint := "make the client trust the server's CA: nginx `proxy_ssl_trusted_certificate <ca.pem>;` with `proxy_ssl_verify on;`"
 	log := "upstream SSL certificate verify error: (20:unable to get local issuer certificate) while SSL handshaking to upstream"
-	switch a.Code {
-	case 45:
+	switch a.Description {
+	case tlsparse.AlertCertificateExpired:
 		hint = "renew the upstream's certificate (it has expired)"
 		log = "upstream SSL certificate verify error: (10:certificate has expired) while SSL handshaking to upstream"
-	case 44:
+	case tlsparse.AlertCertificateRevoked:
 		hint = "replace the upstream's revoked certificate"
 		log = "upstream SSL certificate verify error: (23:certificate revoked) while SSL handshaking to upstream"
 	}
 	d.add(Finding{
 		ID:       UntrustedCertificate,
 		Severity: SeverityError,
-		Summary:  "The client aborted the handshake with " + d.alertWords(a) + " because " + certWhy[a.Code] + "; fix the certificate or the client's trust store.",
+		Summary:  "The client aborted the handshake with " + d.alertWords(a) + " because " + certWhy[a.Description] + "; fix the certificate or the client's trust store.",
 		Evidence: ev,
 		Hint:     hint,
 		Hints: []Hint{
@@ -630,7 +626,7 @@ func (d *diag) untrusted(a *capture.AlertRecord) {
 	})
 }
 
-func (d *diag) clientRefused(a *capture.AlertRecord) {
+func (d *diag) clientRefused(a *handshake.AlertRecord) {
 	ev := d.helloEvidence()
 	if d.h.ServerHelloSeen {
 		ev = append(ev, "server answered with a ServerHello")
@@ -667,7 +663,7 @@ func (d *diag) clientRefused(a *capture.AlertRecord) {
 	})
 }
 
-func (d *diag) serverRefusedAlert(a *capture.AlertRecord) {
+func (d *diag) serverRefusedAlert(a *handshake.AlertRecord) {
 	h := d.h
 	ev := d.helloEvidence()
 	if h.ServerHelloSeen {
@@ -692,12 +688,12 @@ func (d *diag) serverRefusedAlert(a *capture.AlertRecord) {
 		return
 	}
 	ev = append(ev, d.alertEvidence(a))
-	switch a.Code {
-	case 116:
+	switch a.Description {
+	case tlsparse.AlertCertificateRequired:
 		hint = "the server requires a client certificate: nginx `proxy_ssl_certificate` / `proxy_ssl_certificate_key`"
-	case 120:
+	case tlsparse.AlertNoApplicationProtocol:
 		hint = "no ALPN protocol in common: check the protocols the client offers"
-	case 80:
+	case tlsparse.AlertInternalError:
 		if !h.ServerHelloSeen {
 			hint = "Go crypto/tls servers (Caddy) send internal_error (80) when they have no certificate for the name: check the name and the server's certificates"
 		}
@@ -708,7 +704,7 @@ func (d *diag) serverRefusedAlert(a *capture.AlertRecord) {
 		Summary:  "The server aborted the handshake with " + d.alertWords(a) + ".",
 		Evidence: ev,
 		Hint:     hint,
-		NginxLog: nginxAlertLog(a.Code),
+		NginxLog: nginxAlertLog(a.Description),
 	})
 }
 
@@ -716,16 +712,16 @@ func (d *diag) serverDropped() {
 	h := d.h
 	ev := d.helloEvidence()
 	what, log := "RST", "peer closed connection in SSL handshake (104: Connection reset by peer) while SSL handshaking to upstream"
-	if h.Outcome == capture.OutcomeServerClosed {
+	if h.Outcome == handshake.OutcomeServerClosed {
 		what, log = "FIN", "peer closed connection in SSL handshake while SSL handshaking to upstream"
 	}
 	summary := "The server closed the connection (" + what + ") right after the ClientHello without any TLS answer; it refuses this hello or is not a TLS server."
 	switch {
 	case d.isQUIC() && h.ServerHelloSeen:
-		ev = append(ev, "server sent a ServerHello, then closed the connection before the handshake finished", d.quicCloseEvidence(capture.SideServer))
+		ev = append(ev, "server sent a ServerHello, then closed the connection before the handshake finished", d.quicCloseEvidence(handshake.SideServer))
 		summary = "The server closed the connection with " + d.quicCloseWords() + " in the middle of the handshake, after its ServerHello; check the server's log for the reason."
 	case d.isQUIC():
-		ev = append(ev, d.quicCloseEvidence(capture.SideServer)+d.since(h.FirstAnswerTime))
+		ev = append(ev, d.quicCloseEvidence(handshake.SideServer)+d.since(h.FirstAnswerTime))
 		ev = noServerHello(ev)
 		summary = "The server closed the connection with " + d.quicCloseWords() + " right after the ClientHello without any TLS answer; it refuses this hello."
 	case h.ServerHelloSeen:
@@ -772,14 +768,14 @@ func (d *diag) noResponse() {
 
 func (d *diag) closedAfterHandshake() {
 	h := d.h
-	if h.ClientDataSent || h.EndedBy != capture.SideClient || !(h.ClientFIN || h.ClientRST) || d.isQUIC() {
+	if h.ClientDataSent || h.EndedBy != handshake.SideClient || !(h.ClientFIN || h.ClientRST) || d.isQUIC() {
 		// A QUIC client's close after the handshake is encrypted: not seen.
 		return
 	}
 	ev := d.helloEvidence()
-	v := h.Version
-	if v == "" {
-		v = "TLS"
+	v := "TLS"
+	if h.Version != 0 {
+		v = h.Version.String()
 	}
 	ev = append(ev, "the "+v+" handshake completed")
 	how := "FIN"
@@ -788,7 +784,7 @@ func (d *diag) closedAfterHandshake() {
 	}
 	ev = append(ev, "client closed the connection ("+how+") without sending application data"+d.since(h.EndTime))
 	for i := range h.Alerts {
-		if a := &h.Alerts[i]; a.Sender == capture.SideClient && a.Encrypted {
+		if a := &h.Alerts[i]; a.Sender == handshake.SideClient && a.Encrypted {
 			ev = append(ev, "client sent an encrypted alert (close_notify, or Go's encrypted bad_certificate)"+d.since(a.Time))
 			break
 		}

@@ -12,31 +12,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-type mod func(*capture.Handshake)
+type mod func(*handshake.Handshake)
 
 // hello builds a ClientHello-only record; mods add what the server did.
-func hello(sni string, mods ...mod) *capture.Handshake {
-	h := &capture.Handshake{
+func hello(sni string, mods ...mod) *handshake.Handshake {
+	h := &handshake.Handshake{
 		Client:          netip.MustParseAddrPort("10.0.0.1:40000"),
 		Server:          netip.MustParseAddrPort("203.0.113.5:443"),
-		Transport:       "tcp",
+		Transport:       handshake.TransportTCP,
 		SYNTime:         t0.Add(-time.Millisecond),
 		ClientHelloTime: t0,
 		HasSNI:          sni != "",
 		ServerName:      sni,
-		ClientVersions:  []string{"TLS 1.3", "TLS 1.2"},
+		ClientVersions:  []tlsparse.Version{tlsparse.VersionTLS13, tlsparse.VersionTLS12},
 		ClientLegacyVer: 0x0303,
 		CipherCount:     17,
 		FirstPacket:     1,
 		LastPacket:      8,
-		Outcome:         capture.OutcomeIncomplete,
+		Outcome:         handshake.OutcomeIncomplete,
 	}
 	for _, m := range mods {
 		m(h)
@@ -44,80 +45,100 @@ func hello(sni string, mods ...mod) *capture.Handshake {
 	return h
 }
 
-func alert(side capture.Side, code uint8, pkt uint64, after time.Duration) mod {
-	return func(h *capture.Handshake) {
-		h.Alerts = append(h.Alerts, capture.AlertRecord{Sender: side, Level: 2, Code: code, Packet: pkt, Time: t0.Add(after)})
-		if h.FirstAnswerTime.IsZero() && side == capture.SideServer {
+func alert(side handshake.Side, code tlsparse.AlertDescription, pkt uint64, after time.Duration) mod {
+	return func(h *handshake.Handshake) {
+		h.Alerts = append(h.Alerts, handshake.AlertRecord{Sender: side, Level: tlsparse.AlertLevelFatal, Description: code, Packet: pkt, Time: t0.Add(after)})
+		if h.FirstAnswerTime.IsZero() && side == handshake.SideServer {
 			h.FirstAnswerTime = t0.Add(after)
 		}
 	}
 }
 
-func encAlert(side capture.Side, pkt uint64, after time.Duration) mod {
-	return func(h *capture.Handshake) {
-		h.Alerts = append(h.Alerts, capture.AlertRecord{Sender: side, Encrypted: true, Packet: pkt, Time: t0.Add(after)})
+func encAlert(side handshake.Side, pkt uint64, after time.Duration) mod {
+	return func(h *handshake.Handshake) {
+		h.Alerts = append(h.Alerts, handshake.AlertRecord{Sender: side, Encrypted: true, Packet: pkt, Time: t0.Add(after)})
 	}
 }
 
-func outcome(o capture.Outcome) mod { return func(h *capture.Handshake) { h.Outcome = o } }
+func outcome(o handshake.Outcome) mod { return func(h *handshake.Handshake) { h.Outcome = o } }
 
 func serverHello(v string) mod {
-	return func(h *capture.Handshake) {
+	return func(h *handshake.Handshake) {
 		h.ServerHelloSeen = true
-		h.Version = v
-		h.VersionCode = versionCode(v)
-		h.Cipher = "TLS_AES_128_GCM_SHA256"
+		h.Version = version(v)
+		h.Cipher = tlsparse.TLS_AES_128_GCM_SHA256
 		if h.FirstAnswerTime.IsZero() {
 			h.FirstAnswerTime = t0.Add(300 * time.Microsecond)
 		}
 	}
 }
 
-func versions(vs ...string) mod { return func(h *capture.Handshake) { h.ClientVersions = vs } }
+func versions(vs ...string) mod {
+	return func(h *handshake.Handshake) {
+		h.ClientVersions = nil
+		for _, v := range vs {
+			h.ClientVersions = append(h.ClientVersions, version(v))
+		}
+	}
+}
 
-func established(h *capture.Handshake) {
+// version turns "TLS 1.2" back into its code, for readable test tables;
+// an unknown name is a version no table knows (0x7a7a).
+func version(name string) tlsparse.Version {
+	if name == "" {
+		return 0
+	}
+	for _, v := range []tlsparse.Version{tlsparse.VersionSSL30, tlsparse.VersionTLS10, tlsparse.VersionTLS11, tlsparse.VersionTLS12, tlsparse.VersionTLS13} {
+		if v.String() == name {
+			return v
+		}
+	}
+	return 0x7a7a
+}
+
+func established(h *handshake.Handshake) {
 	serverHello("TLS 1.3")(h)
-	h.Outcome = capture.OutcomeEstablished
+	h.Outcome = handshake.OutcomeEstablished
 	h.ClientCCS, h.ServerCCS = true, true
 	h.ServerAppData = 4
 	h.ClientAppData = 1
 }
 
-func dataSent(h *capture.Handshake) { h.ClientDataSent = true; h.ClientAppData = 5 }
+func dataSent(h *handshake.Handshake) { h.ClientDataSent = true; h.ClientAppData = 5 }
 
 func clientClosed(rst bool) mod {
-	return func(h *capture.Handshake) {
+	return func(h *handshake.Handshake) {
 		h.ClientFIN, h.ClientRST = !rst, rst
-		h.EndedBy = capture.SideClient
+		h.EndedBy = handshake.SideClient
 		h.EndTime = t0.Add(2 * time.Millisecond)
 	}
 }
 
 func serverGone(rst bool) mod {
-	return func(h *capture.Handshake) {
+	return func(h *handshake.Handshake) {
 		h.ServerFIN, h.ServerRST = !rst, rst
-		h.EndedBy = capture.SideServer
+		h.EndedBy = handshake.SideServer
 		h.FirstAnswerTime = t0.Add(200 * time.Microsecond)
 		h.EndTime = h.FirstAnswerTime
-		h.Outcome = capture.OutcomeServerClosed
+		h.Outcome = handshake.OutcomeServerClosed
 		if rst {
-			h.Outcome = capture.OutcomeServerReset
+			h.Outcome = handshake.OutcomeServerReset
 		}
 	}
 }
 
-func silence(h *capture.Handshake) {
-	h.Outcome = capture.OutcomeNoResponse
+func silence(h *handshake.Handshake) {
+	h.Outcome = handshake.OutcomeNoResponse
 	h.EndTime = t0.Add(10 * time.Second)
 }
 
-func resumed(h *capture.Handshake) {
+func resumed(h *handshake.Handshake) {
 	h.OffersSession, h.OffersPSK, h.Resumed = true, true, true
 }
 
 var (
-	srv = capture.SideServer
-	cli = capture.SideClient
+	srv = handshake.SideServer
+	cli = handshake.SideClient
 )
 
 type want struct {
@@ -130,21 +151,21 @@ type want struct {
 
 var cases = []struct {
 	name string
-	h    *capture.Handshake
+	h    *handshake.Handshake
 	want want
 }{
 	// missing_sni: every way an SNI-strict server refuses (FIELD-NOTES table).
-	{"missing_sni/cloudflare_40", hello("", alert(srv, 40, 6, 400*time.Microsecond), outcome(capture.OutcomeServerAlert)),
+	{"missing_sni/cloudflare_40", hello("", alert(srv, 40, 6, 400*time.Microsecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{MissingSNI}, sev: []string{SeverityError},
 			contains: []string{"handshake_failure (40)", "in packet 6", "0.4 ms after the ClientHello", "no server_name extension", "no ServerHello"},
 			nginx:    "error:0A000410:SSL routines::sslv3 alert handshake failure:SSL alert number 40", hint: "proxy_ssl_server_name on;"}},
-	{"missing_sni/haproxy_strict_sni_112", hello("", alert(srv, 112, 5, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"missing_sni/haproxy_strict_sni_112", hello("", alert(srv, 112, 5, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{MissingSNI}, contains: []string{"unrecognized_name (112)"}, nginx: "0A000458:SSL routines::tlsv1 unrecognized name:SSL alert number 112"}},
-	{"missing_sni/nginx_reject_handshake_112", hello("", alert(srv, 112, 4, time.Millisecond), outcome(capture.OutcomeServerAlert), serverGone(false), outcome(capture.OutcomeServerAlert)),
+	{"missing_sni/nginx_reject_handshake_112", hello("", alert(srv, 112, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert), serverGone(false), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{MissingSNI}, contains: []string{"unrecognized_name (112)"}}},
-	{"missing_sni/caddy_80", hello("", alert(srv, 80, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"missing_sni/caddy_80", hello("", alert(srv, 80, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{MissingSNI}, contains: []string{"internal_error (80)", "Caddy"}, nginx: "tlsv1 alert internal error"}},
-	{"missing_sni/ssl_preread_40", hello("", alert(srv, 40, 7, 2*time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"missing_sni/ssl_preread_40", hello("", alert(srv, 40, 7, 2*time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{MissingSNI}, contains: []string{"handshake_failure (40)", "2.0 ms"}}},
 	{"missing_sni/rst", hello("", serverGone(true)),
 		want{ids: []string{MissingSNI}, contains: []string{"RST", "0.2 ms"}, nginx: "104: Connection reset by peer"}},
@@ -157,48 +178,48 @@ var cases = []struct {
 	// missing_sni_resumed: the latent failure.
 	{"missing_sni_resumed/psk", hello("", established, resumed, dataSent),
 		want{ids: []string{MissingSNIResumed}, sev: []string{SeverityWarning}, contains: []string{"pre_shared_key", "expires"}, hint: "proxy_ssl_server_name on;"}},
-	{"missing_sni_resumed/ticket", hello("", established, func(h *capture.Handshake) { h.OffersTicket, h.OffersSession, h.Resumed = true, true, true }, dataSent),
+	{"missing_sni_resumed/ticket", hello("", established, func(h *handshake.Handshake) { h.OffersTicket, h.OffersSession, h.Resumed = true, true, true }, dataSent),
 		want{ids: []string{MissingSNIResumed}, contains: []string{"session ticket"}}},
-	{"missing_sni/offered_session_not_resumed_haproxy", hello("", func(h *capture.Handshake) { h.OffersSession, h.OffersPSK = true, true }, alert(srv, 112, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"missing_sni/offered_session_not_resumed_haproxy", hello("", func(h *handshake.Handshake) { h.OffersSession, h.OffersPSK = true, true }, alert(srv, 112, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{MissingSNI}}},
 	{"sni_present_resumed_ok", hello("example.com", established, resumed, dataSent), want{}},
 
 	// unknown_name.
-	{"unknown_name/112", hello("wrong.example", alert(srv, 112, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"unknown_name/112", hello("wrong.example", alert(srv, 112, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{UnknownName}, contains: []string{`"wrong.example"`, "unrecognized_name (112)"}, hint: "proxy_ssl_name", nginx: "SSL alert number 112"}},
-	{"unknown_name/invalid_sni", hello("bad name!", func(h *capture.Handshake) { h.SNIInvalid = true }, alert(srv, 112, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"unknown_name/invalid_sni", hello("bad name!", func(h *handshake.Handshake) { h.SNIInvalid = true }, alert(srv, 112, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{UnknownName}, contains: []string{"not a valid DNS host name"}}},
 
 	// no_shared_cipher: 40 with SNI and overlapping versions.
-	{"no_shared_cipher/40_with_sni", hello("example.com", alert(srv, 40, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"no_shared_cipher/40_with_sni", hello("example.com", alert(srv, 40, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{NoSharedCipher}, contains: []string{"handshake_failure (40)", "17 cipher suites"}, hint: "proxy_ssl_ciphers"}},
 
 	// version_mismatch.
-	{"version_mismatch/40_old_client_only", hello("example.com", versions("TLS 1.1", "TLS 1.0"), alert(srv, 40, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"version_mismatch/40_old_client_only", hello("example.com", versions("TLS 1.1", "TLS 1.0"), alert(srv, 40, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{VersionMismatch}, contains: []string{"TLS 1.1, TLS 1.0"}, hint: "proxy_ssl_protocols TLSv1.2 TLSv1.3;"}},
-	{"version_mismatch/nginx122_vs_tls13_only_70", hello("", versions("TLS 1.2"), alert(srv, 70, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"version_mismatch/nginx122_vs_tls13_only_70", hello("", versions("TLS 1.2"), alert(srv, 70, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{VersionMismatch}, contains: []string{"protocol_version (70)", "offered no TLS 1.3"}, nginx: "0A00042E:SSL routines::tlsv1 alert protocol version:SSL alert number 70"}},
-	{"version_mismatch/curl_vs_tls10_server_80", hello("old.example", serverHello("TLS 1.0"), alert(cli, 80, 5, 2*time.Millisecond), outcome(capture.OutcomeClientAlert)),
+	{"version_mismatch/curl_vs_tls10_server_80", hello("old.example", serverHello("TLS 1.0"), alert(cli, 80, 5, 2*time.Millisecond), outcome(handshake.OutcomeClientAlert)),
 		want{ids: []string{VersionMismatch}, contains: []string{"chose TLS 1.0", "internal_error (80)", "client sent fatal alert"}, nginx: "unsupported protocol"}},
-	{"version_mismatch/client_70", hello("old.example", serverHello("TLS 1.0"), alert(cli, 70, 5, 2*time.Millisecond), outcome(capture.OutcomeClientAlert)),
+	{"version_mismatch/client_70", hello("old.example", serverHello("TLS 1.0"), alert(cli, 70, 5, 2*time.Millisecond), outcome(handshake.OutcomeClientAlert)),
 		want{ids: []string{VersionMismatch}, contains: []string{"protocol_version (70)"}}},
 
 	// untrusted_certificate: every certificate alert.
-	{"untrusted_certificate/unknown_ca_48", hello("example.com", serverHello("TLS 1.3"), alert(cli, 48, 7, 3*time.Millisecond), outcome(capture.OutcomeClientAlert)),
+	{"untrusted_certificate/unknown_ca_48", hello("example.com", serverHello("TLS 1.3"), alert(cli, 48, 7, 3*time.Millisecond), outcome(handshake.OutcomeClientAlert)),
 		want{ids: []string{UntrustedCertificate}, contains: []string{"unknown_ca (48)", "in packet 7"}, hint: "proxy_ssl_trusted_certificate"}},
-	{"untrusted_certificate/expired_45", hello("example.com", serverHello("TLS 1.2"), func(h *capture.Handshake) {
-		h.Cert = &capture.Certificate{Subject: "CN=example.com", Issuer: "CN=Test CA", NotAfter: t0.Add(-24 * time.Hour), ChainLen: 2}
-	}, alert(cli, 45, 7, 3*time.Millisecond), outcome(capture.OutcomeClientAlert)),
+	{"untrusted_certificate/expired_45", hello("example.com", serverHello("TLS 1.2"), func(h *handshake.Handshake) {
+		h.Cert = &handshake.Certificate{Subject: "CN=example.com", Issuer: "CN=Test CA", NotAfter: t0.Add(-24 * time.Hour), ChainLen: 2}
+	}, alert(cli, 45, 7, 3*time.Millisecond), outcome(handshake.OutcomeClientAlert)),
 		want{ids: []string{UntrustedCertificate}, contains: []string{"certificate_expired (45)", "expired at 2026-11-24"}, hint: "renew", nginx: "(10:certificate has expired)"}},
-	{"untrusted_certificate/bad_certificate_42", hello("example.com", serverHello("TLS 1.3"), alert(cli, 42, 7, 3*time.Millisecond), outcome(capture.OutcomeClientAlert)),
+	{"untrusted_certificate/bad_certificate_42", hello("example.com", serverHello("TLS 1.3"), alert(cli, 42, 7, 3*time.Millisecond), outcome(handshake.OutcomeClientAlert)),
 		want{ids: []string{UntrustedCertificate}, contains: []string{"bad_certificate (42)"}}},
-	{"untrusted_certificate/unsupported_43", hello("example.com", serverHello("TLS 1.2"), alert(cli, 43, 7, 3*time.Millisecond), outcome(capture.OutcomeClientAlert)),
+	{"untrusted_certificate/unsupported_43", hello("example.com", serverHello("TLS 1.2"), alert(cli, 43, 7, 3*time.Millisecond), outcome(handshake.OutcomeClientAlert)),
 		want{ids: []string{UntrustedCertificate}, contains: []string{"unsupported_certificate (43)"}}},
-	{"untrusted_certificate/revoked_44", hello("example.com", serverHello("TLS 1.2"), alert(cli, 44, 7, 3*time.Millisecond), outcome(capture.OutcomeClientAlert)),
+	{"untrusted_certificate/revoked_44", hello("example.com", serverHello("TLS 1.2"), alert(cli, 44, 7, 3*time.Millisecond), outcome(handshake.OutcomeClientAlert)),
 		want{ids: []string{UntrustedCertificate}, contains: []string{"certificate_revoked (44)"}, hint: "revoked"}},
-	{"untrusted_certificate/unknown_46_self_signed", hello("example.com", serverHello("TLS 1.2"), func(h *capture.Handshake) {
-		h.Cert = &capture.Certificate{Subject: "CN=x", Issuer: "CN=x", ChainLen: 1}
-	}, alert(cli, 46, 7, 3*time.Millisecond), outcome(capture.OutcomeClientAlert)),
+	{"untrusted_certificate/unknown_46_self_signed", hello("example.com", serverHello("TLS 1.2"), func(h *handshake.Handshake) {
+		h.Cert = &handshake.Certificate{Subject: "CN=x", Issuer: "CN=x", ChainLen: 1}
+	}, alert(cli, 46, 7, 3*time.Millisecond), outcome(handshake.OutcomeClientAlert)),
 		want{ids: []string{UntrustedCertificate}, contains: []string{"certificate_unknown (46)", "self-signed"}}},
 
 	// closed_after_handshake: nginx proxy_ssl_verify, Go's encrypted alert.
@@ -207,17 +228,17 @@ var cases = []struct {
 	{"closed_after_handshake/rst_resumed", hello("example.com", established, resumed, clientClosed(true)),
 		want{ids: []string{ClosedAfterHandshake}, contains: []string{"RST", "resumed"}}},
 	{"closed_after_handshake/request_sent_then_closed", hello("example.com", established, dataSent, clientClosed(false)), want{}},
-	{"closed_after_handshake/server_closed_first", hello("example.com", established, func(h *capture.Handshake) { h.ServerFIN, h.EndedBy = true, srv }), want{}},
+	{"closed_after_handshake/server_closed_first", hello("example.com", established, func(h *handshake.Handshake) { h.ServerFIN, h.EndedBy = true, srv }), want{}},
 	{"established_no_close_yet", hello("example.com", established), want{}},
 
 	// plaintext_upstream.
-	{"plaintext_upstream/http_400", hello("example.com", func(h *capture.Handshake) {
-		h.Outcome = capture.OutcomeNotTLS
+	{"plaintext_upstream/http_400", hello("example.com", func(h *handshake.Handshake) {
+		h.Outcome = handshake.OutcomeNotTLS
 		h.NotTLSPrefix = []byte("HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n")
 		h.FirstAnswerTime = t0.Add(time.Millisecond)
 	}), want{ids: []string{PlaintextUpstream}, contains: []string{`"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n"`, "plain HTTP"}, hint: "proxy_pass http://", nginx: "wrong version number"}},
-	{"plaintext_upstream/ssh_banner_escaped", hello("", func(h *capture.Handshake) {
-		h.Outcome = capture.OutcomeNotTLS
+	{"plaintext_upstream/ssh_banner_escaped", hello("", func(h *handshake.Handshake) {
+		h.Outcome = handshake.OutcomeNotTLS
 		h.NotTLSPrefix = []byte("SSH-2.0-OpenSSH\x1b[31m\xff")
 	}), want{ids: []string{PlaintextUpstream}, contains: []string{`\x1b[31m\xff`, "SSH"}}},
 
@@ -230,42 +251,42 @@ var cases = []struct {
 		want{ids: []string{ServerRefused}, contains: []string{"RST"}, nginx: "Connection reset by peer"}},
 	{"server_refused/fin_with_sni", hello("example.com", serverGone(false)),
 		want{ids: []string{ServerRefused}, contains: []string{"FIN"}}},
-	{"server_refused/certificate_required_116", hello("example.com", serverHello("TLS 1.3"), alert(srv, 116, 9, 5*time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"server_refused/certificate_required_116", hello("example.com", serverHello("TLS 1.3"), alert(srv, 116, 9, 5*time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{ServerRefused}, contains: []string{"certificate_required (116)", "had sent a ServerHello"}, hint: "proxy_ssl_certificate"}},
-	{"server_refused/80_with_sni", hello("example.com", alert(srv, 80, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"server_refused/80_with_sni", hello("example.com", alert(srv, 80, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{ServerRefused}, hint: "Caddy"}},
 
 	// client_refused.
-	{"client_refused/decode_error", hello("example.com", serverHello("TLS 1.3"), alert(cli, 50, 5, time.Millisecond), outcome(capture.OutcomeClientAlert)),
+	{"client_refused/decode_error", hello("example.com", serverHello("TLS 1.3"), alert(cli, 50, 5, time.Millisecond), outcome(handshake.OutcomeClientAlert)),
 		want{ids: []string{ClientRefused}, contains: []string{"decode_error (50)"}}},
 
 	// sni_is_ip.
-	{"sni_is_ip/success_warning", hello("192.0.2.7", func(h *capture.Handshake) { h.SNIIsIP = true }, established, dataSent),
+	{"sni_is_ip/success_warning", hello("192.0.2.7", func(h *handshake.Handshake) { h.SNIIsIP = true }, established, dataSent),
 		want{ids: []string{SNIIsIP}, sev: []string{SeverityWarning}, contains: []string{`"192.0.2.7"`, "RFC 6066"}}},
-	{"sni_is_ip/refused_112_error_first", hello("192.0.2.7", func(h *capture.Handshake) { h.SNIIsIP = true }, alert(srv, 112, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"sni_is_ip/refused_112_error_first", hello("192.0.2.7", func(h *handshake.Handshake) { h.SNIIsIP = true }, alert(srv, 112, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{SNIIsIP, UnknownName}, sev: []string{SeverityError, SeverityError}}},
-	{"sni_is_ip/no_response_after", hello("192.0.2.7", func(h *capture.Handshake) { h.SNIIsIP = true }, silence),
+	{"sni_is_ip/no_response_after", hello("192.0.2.7", func(h *handshake.Handshake) { h.SNIIsIP = true }, silence),
 		want{ids: []string{NoResponse, SNIIsIP}}},
 
 	// The tracker may end a flow as server_closed/server_reset after a
 	// ServerHello: the client's abort is the story then.
-	{"client_refused/go_encrypted_alert_then_server_fin", hello("example.com", serverHello("TLS 1.3"), encAlert(cli, 8, 3*time.Millisecond), serverGone(false), func(h *capture.Handshake) { h.ServerHelloSeen = true }),
+	{"client_refused/go_encrypted_alert_then_server_fin", hello("example.com", serverHello("TLS 1.3"), encAlert(cli, 8, 3*time.Millisecond), serverGone(false), func(h *handshake.Handshake) { h.ServerHelloSeen = true }),
 		want{ids: []string{ClientRefused}, contains: []string{"encrypted alert", "Go client"}, hint: "RootCAs"}},
-	{"untrusted_certificate/plaintext_48_then_server_fin", hello("example.com", serverHello("TLS 1.3"), alert(cli, 48, 8, 3*time.Millisecond), serverGone(false), func(h *capture.Handshake) { h.ServerHelloSeen = true }),
+	{"untrusted_certificate/plaintext_48_then_server_fin", hello("example.com", serverHello("TLS 1.3"), alert(cli, 48, 8, 3*time.Millisecond), serverGone(false), func(h *handshake.Handshake) { h.ServerHelloSeen = true }),
 		want{ids: []string{UntrustedCertificate}, contains: []string{"unknown_ca (48)"}}},
-	{"server_refused/fin_after_server_hello", hello("", serverHello("TLS 1.2"), serverGone(false), func(h *capture.Handshake) { h.ServerHelloSeen = true }),
+	{"server_refused/fin_after_server_hello", hello("", serverHello("TLS 1.2"), serverGone(false), func(h *handshake.Handshake) { h.ServerHelloSeen = true }),
 		want{ids: []string{ServerRefused}, contains: []string{"after its ServerHello"}}},
 
 	// A ClientHello lost to a capture gap says nothing about SNI.
-	{"hello_not_decoded/rst", hello("", versions(), func(h *capture.Handshake) { h.ClientLegacyVer = 0 }, serverGone(true)),
+	{"hello_not_decoded/rst", hello("", versions(), func(h *handshake.Handshake) { h.ClientLegacyVer = 0 }, serverGone(true)),
 		want{ids: []string{ServerRefused}, contains: []string{"could not be decoded"}}},
-	{"hello_not_decoded/silence", hello("", versions(), func(h *capture.Handshake) { h.ClientLegacyVer = 0 }, silence),
+	{"hello_not_decoded/silence", hello("", versions(), func(h *handshake.Handshake) { h.ClientLegacyVer = 0 }, silence),
 		want{ids: []string{NoResponse}}},
-	{"hello_not_decoded/alert_40", hello("", versions(), func(h *capture.Handshake) { h.ClientLegacyVer = 0 }, alert(srv, 40, 4, time.Millisecond), outcome(capture.OutcomeServerAlert)),
+	{"hello_not_decoded/alert_40", hello("", versions(), func(h *handshake.Handshake) { h.ClientLegacyVer = 0 }, alert(srv, 40, 4, time.Millisecond), outcome(handshake.OutcomeServerAlert)),
 		want{ids: []string{ServerRefused}, contains: []string{"could not be decoded", "handshake_failure (40)"}}},
 
 	// incomplete: nothing to say.
-	{"incomplete", hello("", func(h *capture.Handshake) { h.Gap = true }), want{}},
+	{"incomplete", hello("", func(h *handshake.Handshake) { h.Gap = true }), want{}},
 }
 
 func ids(fs []Finding) []string {
@@ -313,7 +334,7 @@ func TestDiagnose(t *testing.T) {
 }
 
 // checkInvariants holds for every result of Diagnose.
-func checkInvariants(t *testing.T, h *capture.Handshake, fs []Finding) {
+func checkInvariants(t *testing.T, h *handshake.Handshake, fs []Finding) {
 	t.Helper()
 	known := FindingIDs()
 	clients := []string{"nginx", "haproxy", "envoy", "curl", "go"}
@@ -368,21 +389,6 @@ func TestFindingIDsUnique(t *testing.T) {
 	}
 }
 
-func TestAlertNames(t *testing.T) {
-	tests := []struct {
-		code uint8
-		want string
-	}{{0, "close_notify"}, {40, "handshake_failure"}, {48, "unknown_ca"}, {70, "protocol_version"}, {112, "unrecognized_name"}, {200, "unknown"}}
-	for _, tc := range tests {
-		if got := AlertName(tc.code); got != tc.want {
-			t.Errorf("AlertName(%d) = %q, want %q", tc.code, got, tc.want)
-		}
-	}
-	if n := AlertNames(); len(n) != len(alertNames) || n[0] != "close_notify" {
-		t.Errorf("AlertNames() = %v", n)
-	}
-}
-
 // TestDiagnoseRandom feeds random records: no panic, invariants hold.
 func TestDiagnoseRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -391,13 +397,12 @@ func TestDiagnoseRandom(t *testing.T) {
 	for i := 0; i < 20000; i++ {
 		h := hello(names[r.IntN(len(names))])
 		h.SNIIsIP = h.HasSNI && r.IntN(3) == 0
-		h.Outcome = capture.Outcome(r.IntN(9))
+		h.Outcome = handshake.Outcome(r.IntN(9))
 		h.ServerHelloSeen = r.IntN(2) == 0
-		h.Version = vers[r.IntN(len(vers))]
-		h.VersionCode = versionCode(h.Version)
+		h.Version = version(vers[r.IntN(len(vers))])
 		h.Resumed = r.IntN(3) == 0
 		h.ClientFIN, h.ClientRST, h.ClientDataSent = r.IntN(2) == 0, r.IntN(4) == 0, r.IntN(2) == 0
-		h.EndedBy = capture.Side(r.IntN(3))
+		h.EndedBy = handshake.Side(r.IntN(3))
 		if r.IntN(2) == 0 {
 			h.ClientVersions = nil
 		}
@@ -405,10 +410,10 @@ func TestDiagnoseRandom(t *testing.T) {
 			h.NotTLSPrefix = []byte(names[r.IntN(len(names))])
 		}
 		for n := r.IntN(3); n > 0; n-- {
-			h.Alerts = append(h.Alerts, capture.AlertRecord{Sender: capture.Side(r.IntN(3)), Level: uint8(r.IntN(3)), Code: uint8(r.IntN(256)), Encrypted: r.IntN(4) == 0})
+			h.Alerts = append(h.Alerts, handshake.AlertRecord{Sender: handshake.Side(r.IntN(3)), Level: tlsparse.AlertLevel(r.IntN(3)), Description: tlsparse.AlertDescription(r.IntN(256)), Encrypted: r.IntN(4) == 0})
 		}
 		fs := Diagnose(h)
-		if !h.Established() && h.Outcome != capture.OutcomeIncomplete && h.Outcome < 8 {
+		if !h.Established() && h.Outcome != handshake.OutcomeIncomplete && h.Outcome < 8 {
 			if len(fs) == 0 {
 				t.Fatalf("failed handshake with no finding: %+v", h)
 			}

@@ -5,16 +5,18 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/quic"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
-// QUIC handshakes (Transport "quic") have no TCP connection, no FIN and no
+// QUIC handshakes (Transport QUIC) have no TCP connection, no FIN and no
 // RST: the ClientHello rides in the client's first Initial packet, a
 // refusal is a CONNECTION_CLOSE frame, and a TLS alert travels as its
 // error code 0x0100+alert (CRYPTO_ERROR, RFC 9001 §4.8). The findings say
 // that instead of the TCP words.
 
-func (d *diag) isQUIC() bool { return d.h.Transport == "quic" }
+func (d *diag) isQUIC() bool { return d.h.Transport == handshake.TransportQUIC }
 
 // quicTransportErrors names the transport error codes of RFC 9000 §20.1.
 var quicTransportErrors = [...]string{
@@ -50,20 +52,20 @@ func QUICCode(c uint64) string {
 // alertWords says how an alert was sent: "a fatal handshake_failure (40)
 // alert" over TCP, "a CONNECTION_CLOSE with error 0x0128, the TLS alert
 // handshake_failure (40)" over QUIC.
-func (d *diag) alertWords(a *capture.AlertRecord) string {
+func (d *diag) alertWords(a *handshake.AlertRecord) string {
 	if d.isQUIC() && !a.Encrypted {
-		return "a CONNECTION_CLOSE with error " + QUICCode(0x100+uint64(a.Code)) + ", the TLS alert " + alertLabel(a.Code)
+		return "a CONNECTION_CLOSE with error " + QUICCode(0x100+uint64(a.Description)) + ", the TLS alert " + alertLabel(a.Description)
 	}
-	return "a fatal " + alertLabel(a.Code) + " alert"
+	return "a fatal " + alertLabel(a.Description) + " alert"
 }
 
 // quicAlertEvidence: "server sent CONNECTION_CLOSE with error 0x0150 (TLS
 // alert internal_error (80)) in packet 2", plus the reason phrase when the
 // recorded close is this alert's.
-func (d *diag) quicAlertEvidence(a *capture.AlertRecord) string {
-	s := a.Sender.String() + " sent CONNECTION_CLOSE with error " + QUICCode(0x100+uint64(a.Code)) +
-		" (TLS alert " + alertLabel(a.Code) + ")"
-	if q := d.h.QUIC; q != nil && q.Close != nil && q.Close.Sender == a.Sender && q.Close.Code == 0x100+uint64(a.Code) && q.Close.Reason != "" {
+func (d *diag) quicAlertEvidence(a *handshake.AlertRecord) string {
+	s := a.Sender.String() + " sent CONNECTION_CLOSE with error " + QUICCode(0x100+uint64(a.Description)) +
+		" (TLS alert " + alertLabel(a.Description) + ")"
+	if q := d.h.QUIC; q != nil && q.Close != nil && q.Close.Sender == a.Sender && q.Close.Code == 0x100+uint64(a.Description) && q.Close.Reason != "" {
 		s += " reason " + strconv.Quote(q.Close.Reason)
 	}
 	return s
@@ -84,14 +86,14 @@ func (d *diag) quicCloseWords() string {
 	case c.Code < uint64(len(quicTransportErrors)):
 		return "a CONNECTION_CLOSE with transport error " + QUICCode(c.Code) + " " + quicTransportErrors[c.Code]
 	case c.Code >= 0x100 && c.Code <= 0x1ff:
-		return "a CONNECTION_CLOSE with error " + QUICCode(c.Code) + ", the TLS alert " + alertLabel(uint8(c.Code-0x100))
+		return "a CONNECTION_CLOSE with error " + QUICCode(c.Code) + ", the TLS alert " + alertLabel(tlsparse.AlertDescription(c.Code-0x100))
 	}
 	return "a CONNECTION_CLOSE with transport error " + QUICCode(c.Code)
 }
 
 // quicCloseEvidence: "server sent a CONNECTION_CLOSE with transport error
 // 0x0002 CONNECTION_REFUSED in packet 3 (reason "busy")".
-func (d *diag) quicCloseEvidence(side capture.Side) string {
+func (d *diag) quicCloseEvidence(side handshake.Side) string {
 	q := d.h.QUIC
 	if q == nil || q.Close == nil || q.Close.Sender != side {
 		return side.String() + " closed the connection (CONNECTION_CLOSE)" + d.since(d.h.EndTime)
@@ -125,8 +127,8 @@ func (d *diag) quicNoAnswer() []string {
 func (d *diag) quicVersionRefused() bool {
 	h := d.h
 	q := h.QUIC
-	return d.isQUIC() && q != nil && q.VersionNegotiation && q.RejectedVersion != "" &&
-		h.Outcome == capture.OutcomeServerClosed && !h.ServerHelloSeen && q.ServerInitials == 0
+	return d.isQUIC() && q != nil && q.VersionNegotiation &&
+		h.Outcome == handshake.OutcomeServerClosed && !h.ServerHelloSeen && q.ServerInitials == 0
 }
 
 var quicVersionHints = []Hint{
@@ -141,22 +143,34 @@ const quicVersionHint = "let the client offer a QUIC version the server lists: Q
 func (d *diag) quicVersionMismatch() {
 	h := d.h
 	q := h.QUIC
-	listed := strings.Join(q.ServerVersions, ", ")
+	listed := joinQUICVersions(q.ServerVersions)
 	if listed == "" {
 		listed = "no version"
 	}
 	ev := append(d.helloEvidence(),
-		"client's first Initial used QUIC "+q.RejectedVersion,
+		"client's first Initial used QUIC "+q.RejectedVersion.String(),
 		"server answered with a Version Negotiation packet listing "+listed+" in packet "+strconv.FormatUint(q.VNPacket, 10)+d.since(h.EndTime),
 		"the client sent no Initial in any of those versions afterwards")
 	ev = noServerHello(ev)
 	d.add(Finding{
 		ID:       VersionMismatch,
 		Severity: SeverityError,
-		Summary: "The server does not speak the client's QUIC version (" + q.RejectedVersion + ") and answered with Version Negotiation listing " +
+		Summary: "The server does not speak the client's QUIC version (" + q.RejectedVersion.String() + ") and answered with Version Negotiation listing " +
 			listed + "; the client speaks none of those, so the attempt ended before any TLS answer: enable a QUIC version both sides support.",
 		Evidence: ev,
 		Hint:     quicVersionHint,
 		Hints:    slices.Clone(quicVersionHints),
 	})
+}
+
+// joinQUICVersions renders versions as "v1, grease-0x1a2a3a4a".
+func joinQUICVersions(vs []quic.Version) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(v.String())
+	}
+	return b.String()
 }

@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
 // quicRecord returns the one record hellowatch makes of a QUIC sample. With
 // clientOnly the server's packets are dropped and the tracker's clock is
 // moved past the timeout, as when the server never answers.
-func quicRecord(t *testing.T, name string, clientOnly bool) *capture.Handshake {
+func quicRecord(t *testing.T, name string, clientOnly bool) *handshake.Handshake {
 	t.Helper()
 	got := quicRecords(t, name, clientOnly)
 	if len(got) != 1 {
@@ -27,15 +29,15 @@ func quicRecord(t *testing.T, name string, clientOnly bool) *capture.Handshake {
 
 // quicRecords returns every record hellowatch makes of a QUIC sample (see
 // quicRecord).
-func quicRecords(t *testing.T, name string, clientOnly bool) []*capture.Handshake {
+func quicRecords(t *testing.T, name string, clientOnly bool) []*handshake.Handshake {
 	t.Helper()
 	src, err := capture.OpenFiles([]string{filepath.Join("..", "samples", name)})
 	if err != nil {
 		t.Fatalf("sample %s: %v", name, err)
 	}
 	defer src.Close()
-	var got []*capture.Handshake
-	tr := capture.NewTracker(capture.Config{Emit: func(h *capture.Handshake) { got = append(got, h) }})
+	var got []*handshake.Handshake
+	tr := capture.NewTracker(capture.Config{Emit: func(h *handshake.Handshake) { got = append(got, h) }})
 	var client uint16
 	var last int64
 	var d capture.Decoded
@@ -64,7 +66,7 @@ func quicRecords(t *testing.T, name string, clientOnly bool) []*capture.Handshak
 	}
 	tr.Flush()
 	for _, h := range got {
-		if h.Transport != "quic" || h.QUIC == nil {
+		if h.Transport != handshake.TransportQUIC || h.QUIC == nil {
 			t.Fatalf("%s: not a QUIC record: %+v", name, h)
 		}
 	}
@@ -76,7 +78,7 @@ func quicRecords(t *testing.T, name string, clientOnly bool) []*capture.Handshak
 var tcpWords = regexp.MustCompile(`\b(TCP|FIN|RST)\b|reset by peer|Connection timed out`)
 
 // checkQUICWording fails when a finding of a QUIC record talks about TCP.
-func checkQUICWording(t *testing.T, h *capture.Handshake, fs []Finding) {
+func checkQUICWording(t *testing.T, h *handshake.Handshake, fs []Finding) {
 	t.Helper()
 	for _, f := range fs {
 		texts := append([]string{f.Summary, f.Hint, f.NginxLog}, f.Evidence...)
@@ -108,16 +110,16 @@ func checkQUICWording(t *testing.T, h *capture.Handshake, fs []Finding) {
 // with the server's packets dropped or the server's close changed to what
 // no sample has) and checks the QUIC wording of every finding path.
 func TestQUICFindings(t *testing.T) {
-	noAlert := func(code uint64, app bool, o capture.Outcome) func(*capture.Handshake) {
-		return func(h *capture.Handshake) {
+	noAlert := func(code uint64, app bool, o handshake.Outcome) func(*handshake.Handshake) {
+		return func(h *handshake.Handshake) {
 			h.Alerts = nil
 			h.Outcome = o
 			h.QUIC.Close.Code, h.QUIC.Close.Application, h.QUIC.Close.Reason = code, app, "busy"
 		}
 	}
-	alertCode := func(side capture.Side, code uint8, o capture.Outcome) func(*capture.Handshake) {
-		return func(h *capture.Handshake) {
-			h.Alerts[0].Code, h.Alerts[0].Sender = code, side
+	alertCode := func(side handshake.Side, code uint8, o handshake.Outcome) func(*handshake.Handshake) {
+		return func(h *handshake.Handshake) {
+			h.Alerts[0].Description, h.Alerts[0].Sender = tlsparse.AlertDescription(code), side
 			h.QUIC.Close.Code, h.QUIC.Close.Sender = 0x100+uint64(code), side
 			h.Outcome = o
 		}
@@ -126,7 +128,7 @@ func TestQUICFindings(t *testing.T) {
 		name       string
 		file       string
 		clientOnly bool
-		mod        func(*capture.Handshake)
+		mod        func(*handshake.Handshake)
 		ids        []string
 		contains   []string
 	}{
@@ -144,23 +146,23 @@ func TestQUICFindings(t *testing.T) {
 			ids:      []string{NoResponse},
 			contains: []string{"The server sent no Initial packet in answer to the ClientHello within the timeout", "no Initial packet from the server for 10.00 s after the ClientHello"}},
 		{name: "established", file: "quic-chromium-h3.pcap"},
-		{name: "SNI, transport close", file: "quic-go-unknown-name.pcap", mod: noAlert(0x02, false, capture.OutcomeServerClosed),
+		{name: "SNI, transport close", file: "quic-go-unknown-name.pcap", mod: noAlert(0x02, false, handshake.OutcomeServerClosed),
 			ids: []string{ServerRefused},
 			contains: []string{"closed the connection with a CONNECTION_CLOSE with transport error 0x0002 CONNECTION_REFUSED right after the ClientHello",
 				`server sent a CONNECTION_CLOSE with transport error 0x0002 CONNECTION_REFUSED in packet 3 (reason "busy")`}},
-		{name: "no SNI, application close", file: "quic-go-no-sni.pcap", mod: noAlert(0x10c, true, capture.OutcomeServerClosed),
+		{name: "no SNI, application close", file: "quic-go-no-sni.pcap", mod: noAlert(0x10c, true, handshake.OutcomeServerClosed),
 			ids:      []string{MissingSNI},
 			contains: []string{"the server closed the connection with a CONNECTION_CLOSE with application error 0x010c before any ServerHello"}},
-		{name: "unrecognized_name", file: "quic-go-unknown-name.pcap", mod: alertCode(capture.SideServer, 112, capture.OutcomeServerAlert),
+		{name: "unrecognized_name", file: "quic-go-unknown-name.pcap", mod: alertCode(handshake.SideServer, 112, handshake.OutcomeServerAlert),
 			ids:      []string{UnknownName},
 			contains: []string{"refused it with a CONNECTION_CLOSE with error 0x0170, the TLS alert unrecognized_name (112) before any ServerHello"}},
-		{name: "handshake_failure", file: "quic-go-unknown-name.pcap", mod: alertCode(capture.SideServer, 40, capture.OutcomeServerAlert),
+		{name: "handshake_failure", file: "quic-go-unknown-name.pcap", mod: alertCode(handshake.SideServer, 40, handshake.OutcomeServerAlert),
 			ids:      []string{NoSharedCipher},
 			contains: []string{"refused the ClientHello with a CONNECTION_CLOSE with error 0x0128, the TLS alert handshake_failure (40) before"}},
-		{name: "protocol_version", file: "quic-go-unknown-name.pcap", mod: alertCode(capture.SideServer, 70, capture.OutcomeServerAlert),
+		{name: "protocol_version", file: "quic-go-unknown-name.pcap", mod: alertCode(handshake.SideServer, 70, handshake.OutcomeServerAlert),
 			ids:      []string{VersionMismatch},
 			contains: []string{"refused the hello with a CONNECTION_CLOSE with error 0x0146, the TLS alert protocol_version (70);"}},
-		{name: "client unknown_ca", file: "quic-go-unknown-name.pcap", mod: alertCode(capture.SideClient, 48, capture.OutcomeClientAlert),
+		{name: "client unknown_ca", file: "quic-go-unknown-name.pcap", mod: alertCode(handshake.SideClient, 48, handshake.OutcomeClientAlert),
 			ids:      []string{UntrustedCertificate},
 			contains: []string{"The client aborted the handshake with a CONNECTION_CLOSE with error 0x0130, the TLS alert unknown_ca (48) because", "client sent CONNECTION_CLOSE with error 0x0130"}},
 	} {
@@ -229,14 +231,14 @@ func TestQUICVersionNegotiation(t *testing.T) {
 // have, over a real QUIC record: no finding may talk about TCP.
 func TestQUICWordingEveryPath(t *testing.T) {
 	base := quicRecord(t, "quic-go-unknown-name.pcap", false)
-	alerts := []func(*capture.Handshake){
-		func(h *capture.Handshake) { h.Alerts = nil },
-		func(h *capture.Handshake) {},
-		func(h *capture.Handshake) { h.Alerts[0].Sender = capture.SideClient },
-		func(h *capture.Handshake) { h.Alerts[0].Encrypted = true },
+	alerts := []func(*handshake.Handshake){
+		func(h *handshake.Handshake) { h.Alerts = nil },
+		func(h *handshake.Handshake) {},
+		func(h *handshake.Handshake) { h.Alerts[0].Sender = handshake.SideClient },
+		func(h *handshake.Handshake) { h.Alerts[0].Encrypted = true },
 	}
 	n := 0
-	for _, o := range capture.Outcomes() {
+	for _, o := range handshake.Outcomes() {
 		for _, sni := range []bool{false, true} {
 			for _, sh := range []bool{false, true} {
 				for ai, am := range alerts {
@@ -257,12 +259,12 @@ func TestQUICWordingEveryPath(t *testing.T) {
 						}
 						h.ServerHelloSeen = sh
 						if sh {
-							h.Version, h.VersionCode = "TLS 1.3", 0x0304
+							h.Version = tlsparse.VersionTLS13
 						}
-						h.ClientFIN, h.ClientRST, h.EndedBy = true, code%2 == 0, capture.SideClient
+						h.ClientFIN, h.ClientRST, h.EndedBy = true, code%2 == 0, handshake.SideClient
 						am(&h)
 						if len(h.Alerts) > 0 {
-							h.Alerts[0].Code = uint8(code)
+							h.Alerts[0].Description = tlsparse.AlertDescription(code)
 						}
 						fs := Diagnose(&h)
 						checkQUICWording(t, &h, fs)

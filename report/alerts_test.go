@@ -10,8 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 // TestAlertRulesMatchMetrics keeps deploy/prometheus/alerts.yml true to
@@ -52,7 +52,7 @@ func TestAlertRulesMatchMetrics(t *testing.T) {
 		labels[mf.GetName()] = names
 	}
 	var outcomes []string
-	for _, o := range capture.Outcomes() {
+	for _, o := range handshake.Outcomes() {
 		outcomes = append(outcomes, o.String())
 	}
 	closed := map[string][]string{

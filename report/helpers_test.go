@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hellowatch/hellowatch/capture"
+	quicv "github.com/hellowatch/hellowatch/quic"
+	"github.com/hellowatch/hellowatch/tlsparse"
+
 	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -19,16 +22,16 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
 // samples are hand-built records covering each outcome.
 func samples() []struct {
 	name string
-	h    *capture.Handshake
+	h    *handshake.Handshake
 } {
-	base := func() *capture.Handshake {
-		return &capture.Handshake{
+	base := func() *handshake.Handshake {
+		return &handshake.Handshake{
 			Client:          netip.MustParseAddrPort("10.0.0.1:40000"),
 			Server:          netip.MustParseAddrPort("104.16.1.1:443"),
-			Transport:       "tcp",
+			Transport:       handshake.TransportTCP,
 			SYNTime:         t0.Add(-time.Millisecond),
 			ClientHelloTime: t0,
-			ClientVersions:  []string{"TLS 1.2", "TLS 1.1", "TLS 1.0"},
+			ClientVersions:  []tlsparse.Version{tlsparse.VersionTLS12, tlsparse.VersionTLS11, tlsparse.VersionTLS10},
 			ClientLegacyVer: 0x0303,
 			JA3:             "6734f37431670b3ab4292b8f60f29984",
 			JA3String:       "771,4865-4866,0-10-11,29-23,0",
@@ -42,76 +45,76 @@ func samples() []struct {
 	}
 	noSNI := base()
 	noSNI.ALPN = []string{"http/1.1"}
-	noSNI.Alerts = []capture.AlertRecord{{Sender: capture.SideServer, Level: 2, Code: 40, Packet: 6, Time: t0.Add(400 * time.Microsecond)}}
+	noSNI.Alerts = []handshake.AlertRecord{{Sender: handshake.SideServer, Level: tlsparse.AlertLevelFatal, Description: 40, Packet: 6, Time: t0.Add(400 * time.Microsecond)}}
 	noSNI.FirstAnswerTime = t0.Add(400 * time.Microsecond)
 	noSNI.EndTime = noSNI.FirstAnswerTime
-	noSNI.ServerFIN, noSNI.EndedBy = true, capture.SideServer
-	noSNI.Outcome = capture.OutcomeServerAlert
+	noSNI.ServerFIN, noSNI.EndedBy = true, handshake.SideServer
+	noSNI.Outcome = handshake.OutcomeServerAlert
 
 	ok := base()
 	ok.Client = netip.MustParseAddrPort("[2001:db8::1]:51000")
 	ok.Server = netip.MustParseAddrPort("[2001:db8::2]:443")
 	ok.HasSNI, ok.ServerName = true, "example.com"
-	ok.ClientVersions = []string{"TLS 1.3", "TLS 1.2"}
+	ok.ClientVersions = []tlsparse.Version{tlsparse.VersionTLS13, tlsparse.VersionTLS12}
 	ok.ALPN = []string{"h2", "http/1.1"}
-	ok.ServerHelloSeen, ok.Version, ok.VersionCode = true, "TLS 1.3", 0x0304
-	ok.Cipher, ok.CipherCode, ok.NextProtocol, ok.KeyShareGroup = "TLS_AES_128_GCM_SHA256", 0x1301, "h2", "X25519MLKEM768"
+	ok.ServerHelloSeen, ok.Version = true, tlsparse.VersionTLS13
+	ok.Cipher, ok.NextProtocol, ok.KeyShareGroup = tlsparse.TLS_AES_128_GCM_SHA256, "h2", tlsparse.GroupX25519MLKEM768
 	ok.FirstAnswerTime = t0.Add(1500 * time.Microsecond)
 	ok.EndTime = t0.Add(3 * time.Millisecond)
 	ok.ClientDataSent, ok.ClientAppData, ok.ServerAppData = true, 3, 4
 	ok.History = "CsxFF"
-	ok.Outcome = capture.OutcomeEstablished
+	ok.Outcome = handshake.OutcomeEstablished
 
 	cert := base()
 	cert.HasSNI, cert.ServerName = true, "expired.example"
-	cert.ServerHelloSeen, cert.Version, cert.Cipher = true, "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
-	cert.Cert = &capture.Certificate{Subject: "CN=expired.example", Issuer: "CN=Test CA", SANs: []string{"expired.example", "www.expired.example"},
+	cert.ServerHelloSeen, cert.Version, cert.Cipher = true, tlsparse.VersionTLS12, tlsparse.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+	cert.Cert = &handshake.Certificate{Subject: "CN=expired.example", Issuer: "CN=Test CA", SANs: []string{"expired.example", "www.expired.example"},
 		NotBefore: t0.Add(-48 * time.Hour), NotAfter: t0.Add(-24 * time.Hour), ChainLen: 2}
-	cert.Alerts = []capture.AlertRecord{{Sender: capture.SideClient, Level: 2, Code: 45, Packet: 9, Time: t0.Add(2 * time.Millisecond)}}
+	cert.Alerts = []handshake.AlertRecord{{Sender: handshake.SideClient, Level: tlsparse.AlertLevelFatal, Description: 45, Packet: 9, Time: t0.Add(2 * time.Millisecond)}}
 	cert.FirstAnswerTime = t0.Add(time.Millisecond)
-	cert.Outcome = capture.OutcomeClientAlert
+	cert.Outcome = handshake.OutcomeClientAlert
 
 	plain := base()
 	plain.HasSNI, plain.ServerName = true, "api.internal"
 	plain.NotTLSPrefix = []byte("HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n")
 	plain.FirstAnswerTime = t0.Add(800 * time.Microsecond)
-	plain.Outcome = capture.OutcomeNotTLS
+	plain.Outcome = handshake.OutcomeNotTLS
 
 	hostile := base()
 	hostile.HasSNI, hostile.ServerName = true, "evil\x1b[2J\x1b]0;pwned\x07\xff\xfe\u0085\u202e\\x41\"q\x7f"
 	hostile.SNIInvalid = true
 	hostile.ALPN = []string{"h2\x00", "\x9b31m"}
-	hostile.Alerts = []capture.AlertRecord{{Sender: capture.SideServer, Level: 2, Code: 112, Packet: 5, Time: t0.Add(time.Millisecond)},
-		{Sender: capture.SideClient, Encrypted: true, Packet: 6}}
-	hostile.Outcome = capture.OutcomeServerAlert
+	hostile.Alerts = []handshake.AlertRecord{{Sender: handshake.SideServer, Level: tlsparse.AlertLevelFatal, Description: 112, Packet: 5, Time: t0.Add(time.Millisecond)},
+		{Sender: handshake.SideClient, Encrypted: true, Packet: 6}}
+	hostile.Outcome = handshake.OutcomeServerAlert
 
 	silent := base()
-	silent.Outcome = capture.OutcomeNoResponse
+	silent.Outcome = handshake.OutcomeNoResponse
 	silent.EndTime = t0.Add(10 * time.Second)
 
 	lost := base()
 	lost.ClientVersions, lost.ClientLegacyVer, lost.JA3, lost.JA3String, lost.JA4, lost.JA4R = nil, 0, "", "", "", ""
 	lost.Gap = true
-	lost.Outcome = capture.OutcomeIncomplete
+	lost.Outcome = handshake.OutcomeIncomplete
 
 	// A QUIC handshake refused with a CONNECTION_CLOSE carrying the TLS
 	// alert internal_error (0x0150) and a reason phrase from the wire.
 	quic := base()
-	quic.Transport = "quic"
+	quic.Transport = handshake.TransportQUIC
 	quic.SYNTime = time.Time{}
-	quic.ClientVersions, quic.ALPN = []string{"TLS 1.3"}, []string{"h3"}
+	quic.ClientVersions, quic.ALPN = []tlsparse.Version{tlsparse.VersionTLS13}, []string{"h3"}
 	quic.JA4 = "q13d0312h3_55b375c5d22e_178839b6cec1"
-	quic.Alerts = []capture.AlertRecord{{Sender: capture.SideServer, Level: 2, Code: 80, Packet: 4, Time: t0.Add(600 * time.Microsecond)}}
+	quic.Alerts = []handshake.AlertRecord{{Sender: handshake.SideServer, Level: tlsparse.AlertLevelFatal, Description: 80, Packet: 4, Time: t0.Add(600 * time.Microsecond)}}
 	quic.FirstAnswerTime = t0.Add(600 * time.Microsecond)
 	quic.EndTime = quic.FirstAnswerTime
-	quic.QUIC = &capture.QUICInfo{Version: "v1", VersionCode: 1, DCID: []byte{0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08},
+	quic.QUIC = &handshake.QUICInfo{Version: quicv.Version1, DCID: []byte{0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08},
 		Retry: true, RetryDCID: []byte{0xf0, 0x67, 0xa5, 0x50, 0x2a, 0x42, 0x62, 0xb5}, ClientInitials: 2, ServerInitials: 1, HelloPackets: 1,
-		Close: &capture.QUICClose{Sender: capture.SideServer, Code: 0x0150, FrameType: 6, Reason: "no cert\x00\x1b[31m\xff\"", Packet: 4}}
-	quic.Outcome = capture.OutcomeServerAlert
+		Close: &handshake.QUICClose{Sender: handshake.SideServer, Code: 0x0150, FrameType: 6, Reason: "no cert\x00\x1b[31m\xff\"", Packet: 4}}
+	quic.Outcome = handshake.OutcomeServerAlert
 
 	return []struct {
 		name string
-		h    *capture.Handshake
+		h    *handshake.Handshake
 	}{{"missing_sni", noSNI}, {"established_ipv6", ok}, {"expired_cert", cert}, {"plaintext", plain}, {"hostile_strings", hostile}, {"silence", silent}, {"lost_hello", lost}, {"quic_refused", quic}}
 }
 
@@ -150,4 +153,4 @@ func noRawControls(t *testing.T, b []byte, allowSGR bool) {
 	}
 }
 
-func findings(h *capture.Handshake) []diagnose.Finding { return diagnose.Diagnose(h) }
+func findings(h *handshake.Handshake) []diagnose.Finding { return diagnose.Diagnose(h) }

@@ -10,8 +10,9 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
 // Schema names the JSON lines format; it changes only on incompatible change.
@@ -42,7 +43,7 @@ func NewJSONWriter(w io.Writer) *JSONWriter {
 }
 
 // Write writes h and its findings as one line.
-func (j *JSONWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
+func (j *JSONWriter) Write(h *handshake.Handshake, fs []diagnose.Finding) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.buf = AppendJSON(j.buf[:0], h, fs)
@@ -63,11 +64,11 @@ func (j *JSONWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 
 // AppendJSON appends the JSON object for h and fs (without a newline) to
 // dst and returns the extended buffer.
-func AppendJSON(dst []byte, h *capture.Handshake, fs []diagnose.Finding) []byte {
+func AppendJSON(dst []byte, h *handshake.Handshake, fs []diagnose.Finding) []byte {
 	dst = append(dst, `{"schema":"`+Schema+`","ts":`...)
 	dst = appendTime(dst, h.ClientHelloTime)
 	dst = append(dst, `,"transport":`...)
-	dst = appendNullableString(dst, h.Transport, true)
+	dst = appendNullableString(dst, h.Transport.String(), true)
 	dst = append(dst, `,"client":`...)
 	dst = appendAddrPort(dst, h.Client)
 	dst = append(dst, `,"server":`...)
@@ -83,11 +84,11 @@ func AppendJSON(dst []byte, h *capture.Handshake, fs []diagnose.Finding) []byte 
 	dst = append(dst, `,"sni_invalid":`...)
 	dst = appendBool(dst, h.SNIInvalid)
 	dst = append(dst, `,"client_versions":`...)
-	dst = appendJSONStrings(dst, h.ClientVersions, true)
+	dst = appendNames(dst, h.ClientVersions)
 	dst = append(dst, `,"version":`...)
-	dst = appendNullableString(dst, h.Version, true)
+	dst = appendNonZero(dst, h.Version)
 	dst = append(dst, `,"cipher":`...)
-	dst = appendNullableString(dst, h.Cipher, true)
+	dst = appendNonZero(dst, h.Cipher)
 	dst = append(dst, `,"alpn":`...)
 	dst = appendJSONStrings(dst, h.ALPN, true)
 	dst = append(dst, `,"next_protocol":`...)
@@ -113,7 +114,7 @@ func AppendJSON(dst []byte, h *capture.Handshake, fs []diagnose.Finding) []byte 
 	dst = append(dst, `,"hrr":`...)
 	dst = appendBool(dst, h.HRR)
 	dst = append(dst, `,"key_share_group":`...)
-	dst = appendNullableString(dst, h.KeyShareGroup, true)
+	dst = appendNonZero(dst, h.KeyShareGroup)
 	dst = append(dst, `,"client_hello_error":`...)
 	dst = appendNullableString(dst, h.ClientHelloError, true)
 
@@ -200,7 +201,7 @@ func appendAddrPort(dst []byte, ap netip.AddrPort) []byte {
 	return append(dst, '"')
 }
 
-func appendAlert(dst []byte, a *capture.AlertRecord) []byte {
+func appendAlert(dst []byte, a *handshake.AlertRecord) []byte {
 	dst = append(dst, `{"sender":`...)
 	if s := a.Sender.String(); s != "" {
 		dst = appendJSONString(dst, s, false)
@@ -211,18 +212,15 @@ func appendAlert(dst []byte, a *capture.AlertRecord) []byte {
 		dst = append(dst, `,"level":null,"description":null,"code":null,"encrypted":true`...)
 	} else {
 		dst = append(dst, `,"level":`...)
-		switch a.Level {
-		case 1:
-			dst = append(dst, `"warning"`...)
-		case 2:
-			dst = append(dst, `"fatal"`...)
-		default:
+		if a.Level == tlsparse.AlertLevelWarning || a.Level == tlsparse.AlertLevelFatal {
+			dst = appendJSONString(dst, a.Level.String(), false)
+		} else {
 			dst = append(dst, "null"...)
 		}
 		dst = append(dst, `,"description":"`...)
-		dst = append(dst, diagnose.AlertName(a.Code)...)
+		dst = append(dst, a.Description.Name()...)
 		dst = append(dst, `","code":`...)
-		dst = strconv.AppendUint(dst, uint64(a.Code), 10)
+		dst = strconv.AppendUint(dst, uint64(a.Description), 10)
 		dst = append(dst, `,"encrypted":false`...)
 	}
 	dst = append(dst, `,"packet":`...)
@@ -260,8 +258,8 @@ func appendFinding(dst []byte, f *diagnose.Finding) []byte {
 }
 
 // appendTCPEnd writes how TCP ended; null for a QUIC handshake.
-func appendTCPEnd(dst []byte, h *capture.Handshake) []byte {
-	if h.Transport == "quic" {
+func appendTCPEnd(dst []byte, h *handshake.Handshake) []byte {
+	if h.Transport == handshake.TransportQUIC {
 		return append(dst, "null"...)
 	}
 	dst = append(dst, `{"client_fin":`...)
@@ -282,14 +280,14 @@ func appendTCPEnd(dst []byte, h *capture.Handshake) []byte {
 }
 
 // appendQUIC writes the QUIC facts of a QUIC handshake; null for TCP.
-func appendQUIC(dst []byte, q *capture.QUICInfo) []byte {
+func appendQUIC(dst []byte, q *handshake.QUICInfo) []byte {
 	if q == nil {
 		return append(dst, "null"...)
 	}
 	dst = append(dst, `{"version":`...)
-	dst = appendJSONString(dst, q.Version, false)
+	dst = appendJSONString(dst, q.Version.String(), false)
 	dst = append(dst, `,"version_code":`...)
-	dst = strconv.AppendUint(dst, uint64(q.VersionCode), 10)
+	dst = strconv.AppendUint(dst, uint64(q.Version), 10)
 	dst = append(dst, `,"dcid":"`...)
 	dst = hex.AppendEncode(dst, q.DCID)
 	dst = append(dst, `","retry":`...)
@@ -305,9 +303,13 @@ func appendQUIC(dst []byte, q *capture.QUICInfo) []byte {
 	dst = append(dst, `,"version_negotiation":`...)
 	dst = appendBool(dst, q.VersionNegotiation)
 	dst = append(dst, `,"rejected_version":`...)
-	dst = appendNullableString(dst, q.RejectedVersion, false)
+	if q.VersionNegotiation {
+		dst = appendJSONString(dst, q.RejectedVersion.String(), false)
+	} else {
+		dst = append(dst, "null"...)
+	}
 	dst = append(dst, `,"server_versions":`...)
-	dst = appendJSONStrings(dst, q.ServerVersions, false)
+	dst = appendNames(dst, q.ServerVersions)
 	dst = append(dst, `,"client_initials":`...)
 	dst = strconv.AppendInt(dst, int64(q.ClientInitials), 10)
 	dst = append(dst, `,"server_initials":`...)
@@ -335,7 +337,7 @@ func appendQUIC(dst []byte, q *capture.QUICInfo) []byte {
 	return append(dst, '}')
 }
 
-func appendCert(dst []byte, c *capture.Certificate) []byte {
+func appendCert(dst []byte, c *handshake.Certificate) []byte {
 	if c == nil {
 		return append(dst, "null"...)
 	}

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 // contractKeys must be present in every line (DESIGN.md).
@@ -68,7 +68,7 @@ func TestJSONContract(t *testing.T) {
 					t.Errorf("encrypted alert with level/code: %v", a)
 				}
 			}
-			if quic := s.h.Transport == "quic"; quic != (m["quic"] != nil) || quic != (m["tcp_end"] == nil) {
+			if quic := s.h.Transport == handshake.TransportQUIC; quic != (m["quic"] != nil) || quic != (m["tcp_end"] == nil) {
 				t.Errorf("transport %s: quic = %v, tcp_end = %v (want exactly one of them)", s.h.Transport, m["quic"], m["tcp_end"])
 			}
 			noRawControls(t, line, false)
@@ -79,7 +79,7 @@ func TestJSONContract(t *testing.T) {
 // TestJSONQUIC: the QUIC object carries the connection IDs in hex, the
 // CONNECTION_CLOSE with its reason phrase as wire bytes.
 func TestJSONQUIC(t *testing.T) {
-	var h *capture.Handshake
+	var h *handshake.Handshake
 	for _, s := range samples() {
 		if s.h.QUIC != nil {
 			h = s.h
@@ -166,9 +166,9 @@ func decodeWire(s string) (string, bool) {
 
 func checkWireJSON(t *testing.T, in string) {
 	t.Helper()
-	h := &capture.Handshake{HasSNI: true, ServerName: in, ALPN: []string{in, "h2"}, NextProtocol: in,
-		NotTLSPrefix: []byte(in), History: in, JA3String: in, Outcome: capture.OutcomeNotTLS,
-		Cert: &capture.Certificate{Subject: in, SANs: []string{in}}}
+	h := &handshake.Handshake{HasSNI: true, ServerName: in, ALPN: []string{in, "h2"}, NextProtocol: in,
+		NotTLSPrefix: []byte(in), History: in, JA3String: in, Outcome: handshake.OutcomeNotTLS,
+		Cert: &handshake.Certificate{Subject: in, SANs: []string{in}}}
 	line := AppendJSON(nil, h, diagnose.Diagnose(h))
 	noRawControls(t, line, false)
 	var m struct {
@@ -258,7 +258,7 @@ func TestJSONWriterNoAlloc(t *testing.T) {
 }
 
 func TestJSONIPv6(t *testing.T) {
-	h := &capture.Handshake{Server: netip.MustParseAddrPort("[2001:db8::1]:443")}
+	h := &handshake.Handshake{Server: netip.MustParseAddrPort("[2001:db8::1]:443")}
 	if !bytes.Contains(AppendJSON(nil, h, nil), []byte(`"server":"[2001:db8::1]:443"`)) {
 		t.Fatal("IPv6 server not bracketed")
 	}
@@ -286,7 +286,7 @@ func BenchmarkEncodingJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = json.Marshal(struct {
-			H  *capture.Handshake
+			H  *handshake.Handshake
 			Fs []diagnose.Finding
 		}{s.h, fs})
 	}

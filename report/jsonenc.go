@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -90,6 +91,30 @@ func appendJSONStrings(dst []byte, ss []string, wire bool) []byte {
 			dst = append(dst, ',')
 		}
 		dst = appendJSONString(dst, s, wire)
+	}
+	return append(dst, ']')
+}
+
+// appendNonZero appends v's name, or null when v is zero (not seen).
+func appendNonZero[T interface {
+	comparable
+	String() string
+}](dst []byte, v T) []byte {
+	var zero T
+	if v == zero {
+		return append(dst, "null"...)
+	}
+	return appendJSONString(dst, v.String(), true)
+}
+
+// appendNames appends a JSON array of the values' names.
+func appendNames[T fmt.Stringer](dst []byte, vs []T) []byte {
+	dst = append(dst, '[')
+	for i, v := range vs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, v.String(), true)
 	}
 	return append(dst, ']')
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
 // Namespace prefixes every metric name.
@@ -31,8 +32,8 @@ type Metrics struct {
 var Transports = []string{"tcp", "quic"}
 
 // transportLabel maps a record's transport to the closed label set.
-func transportLabel(t string) string {
-	if t == "quic" {
+func transportLabel(t handshake.Transport) string {
+	if t == handshake.TransportQUIC {
 		return "quic"
 	}
 	return "tcp"
@@ -85,26 +86,26 @@ func (m *Metrics) SetStatsFunc(f func() Stats) {
 }
 
 // versionLabel maps a negotiated version to the closed label set.
-func versionLabel(v string) string {
+func versionLabel(v tlsparse.Version) string {
 	switch v {
-	case "":
+	case 0:
 		return "none"
-	case "SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3":
-		return v
+	case tlsparse.VersionSSL30, tlsparse.VersionTLS10, tlsparse.VersionTLS11, tlsparse.VersionTLS12, tlsparse.VersionTLS13:
+		return v.String()
 	}
 	return "unknown"
 }
 
 var alertDescLabels = func() map[string]bool {
 	m := make(map[string]bool)
-	for _, n := range diagnose.AlertNames() {
-		m[n] = true
+	for _, d := range tlsparse.AlertDescriptions() {
+		m[d.Name()] = true
 	}
 	return m
 }()
 
 // Observe counts one handshake and its findings.
-func (m *Metrics) Observe(h *capture.Handshake, fs []diagnose.Finding) {
+func (m *Metrics) Observe(h *handshake.Handshake, fs []diagnose.Finding) {
 	sni := "absent"
 	if h.HasSNI {
 		sni = "present"
@@ -121,15 +122,11 @@ func (m *Metrics) Observe(h *capture.Handshake, fs []diagnose.Finding) {
 		}
 		level, desc := "encrypted", "encrypted"
 		if !a.Encrypted {
-			switch a.Level {
-			case 1:
-				level = "warning"
-			case 2:
-				level = "fatal"
-			default:
-				level = "other"
+			level = "other"
+			if a.Level == tlsparse.AlertLevelWarning || a.Level == tlsparse.AlertLevelFatal {
+				level = a.Level.String()
 			}
-			desc = diagnose.AlertName(a.Code)
+			desc = a.Description.Name()
 			if !alertDescLabels[desc] {
 				desc = "other"
 			}

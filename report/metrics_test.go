@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/tlsparse"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/hellowatch/hellowatch/capture"
 )
 
 func TestMetricsObserve(t *testing.T) {
@@ -50,8 +50,8 @@ func TestMetricsObserve(t *testing.T) {
 func TestMetricsLabelsClosed(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := NewMetrics(reg, "dev")
-	h := &capture.Handshake{Version: "TLS 9.9", HasSNI: true, ServerName: "secret.example",
-		Alerts: []capture.AlertRecord{{Sender: capture.SideServer, Level: 7, Code: 250}}}
+	h := &handshake.Handshake{Version: 0x0399, HasSNI: true, ServerName: "secret.example",
+		Alerts: []handshake.AlertRecord{{Sender: handshake.SideServer, Level: tlsparse.AlertLevel(7), Description: 250}}}
 	m.Observe(h, nil)
 	if got := testutil.ToFloat64(m.handshakes.WithLabelValues("incomplete", "unknown", "present", "tcp")); got != 1 {
 		t.Errorf("unknown version not folded: %v", got)
@@ -186,8 +186,8 @@ func BenchmarkMetricsObserve(b *testing.B) {
 func TestMetricsTransportLabel(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := NewMetrics(reg, "dev")
-	m.Observe(&capture.Handshake{Transport: "quic", Outcome: capture.OutcomeServerAlert}, nil)
-	m.Observe(&capture.Handshake{Transport: "sctp\n{evil}", Outcome: capture.OutcomeServerAlert}, nil)
+	m.Observe(&handshake.Handshake{Transport: handshake.TransportQUIC, Outcome: handshake.OutcomeServerAlert}, nil)
+	m.Observe(&handshake.Handshake{Transport: handshake.Transport(99), Outcome: handshake.OutcomeServerAlert}, nil)
 	if got := testutil.ToFloat64(m.handshakes.WithLabelValues("server_alert", "none", "absent", "quic")); got != 1 {
 		t.Errorf("quic handshakes = %v, want 1", got)
 	}

@@ -12,8 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 // Stats are the capture statistics printed in the summary and exported as
@@ -83,7 +83,7 @@ func NewSummary() *Summary {
 }
 
 // Add counts one handshake and its findings.
-func (s *Summary) Add(h *capture.Handshake, fs []diagnose.Finding) {
+func (s *Summary) Add(h *handshake.Handshake, fs []diagnose.Finding) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := serverKey{server: h.Server, hasSNI: h.HasSNI}
@@ -107,10 +107,10 @@ func (s *Summary) Add(h *capture.Handshake, fs []diagnose.Finding) {
 	}
 	o := int(h.Outcome)
 	if o >= len(s.outcomes) {
-		o = int(capture.OutcomeIncomplete)
+		o = int(handshake.OutcomeIncomplete)
 	}
 	s.total++
-	if h.Transport == "quic" {
+	if h.Transport == handshake.TransportQUIC {
 		s.quic++
 	}
 	s.outcomes[o]++
@@ -167,11 +167,11 @@ func (s *Summary) Write(w io.Writer, st Stats) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var b strings.Builder
-	failed := s.total - s.outcomes[capture.OutcomeEstablished] - s.outcomes[capture.OutcomeIncomplete]
+	failed := s.total - s.outcomes[handshake.OutcomeEstablished] - s.outcomes[handshake.OutcomeIncomplete]
 	fmt.Fprintf(&b, "== hellowatch summary: %d handshakes, %d established, %d failed, %d incomplete\n",
-		s.total, s.outcomes[capture.OutcomeEstablished], failed, s.outcomes[capture.OutcomeIncomplete])
+		s.total, s.outcomes[handshake.OutcomeEstablished], failed, s.outcomes[handshake.OutcomeIncomplete])
 	var oc []string
-	for _, o := range capture.Outcomes() {
+	for _, o := range handshake.Outcomes() {
 		if n := s.outcomes[o]; n > 0 {
 			oc = append(oc, o.String()+" "+strconv.FormatUint(n, 10))
 		}
@@ -217,7 +217,7 @@ func (s *Summary) Write(w io.Writer, st Stats) error {
 				sni = `"` + EscapeWire(r.key.sni) + `"`
 			}
 			var ocs []string
-			for _, o := range capture.Outcomes() {
+			for _, o := range handshake.Outcomes() {
 				if n := r.outcomes[o]; n > 0 {
 					ocs = append(ocs, o.String()+"="+strconv.FormatUint(n, 10))
 				}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 func TestSummaryGolden(t *testing.T) {
@@ -41,8 +41,8 @@ func TestSummaryBounded(t *testing.T) {
 	s := NewSummary()
 	s.maxRows = 100
 	for i := 0; i < 1000; i++ {
-		h := &capture.Handshake{Server: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 443),
-			HasSNI: true, ServerName: "host" + strconv.Itoa(i) + ".example", Outcome: capture.OutcomeEstablished}
+		h := &handshake.Handshake{Server: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 443),
+			HasSNI: true, ServerName: "host" + strconv.Itoa(i) + ".example", Outcome: handshake.OutcomeEstablished}
 		s.Add(h, nil)
 	}
 	if len(s.rows) > 101 {
@@ -83,7 +83,7 @@ func TestSummaryTransports(t *testing.T) {
 		t.Errorf("TCP-only summary names transports:\n%s", buf.String())
 	}
 	q := *h
-	q.Transport = "quic"
+	q.Transport = handshake.TransportQUIC
 	s.Add(&q, nil)
 	s.Add(&q, nil)
 	buf.Reset()

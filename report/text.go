@@ -7,8 +7,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
 // ANSI SGR sequences used when colour is on.
@@ -49,7 +50,7 @@ func (t *TextWriter) paint(dst []byte, code, s string) []byte {
 
 // Write writes h and its findings. The time is printed in h's own location
 // (the command converts to local time if it wants).
-func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
+func (t *TextWriter) Write(h *handshake.Handshake, fs []diagnose.Finding) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := t.buf[:0]
@@ -62,12 +63,12 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 	b = h.Client.AppendTo(b)
 	b = append(b, " → "...)
 	b = h.Server.AppendTo(b)
-	if h.Transport == "quic" {
+	if h.Transport == handshake.TransportQUIC {
 		// UDP: say so, with the QUIC version in use (tcpdump says UDP).
 		b = append(b, " QUIC"...)
-		if h.QUIC != nil && h.QUIC.Version != "" {
+		if h.QUIC != nil {
 			b = append(b, ' ')
-			b = appendEscapedWire(b, h.QUIC.Version)
+			b = append(b, h.QUIC.Version.String()...)
 		}
 	}
 	b = append(b, ' ')
@@ -89,11 +90,11 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendEscapedWire(b, v)
+		b = append(b, v.String()...)
 	}
 	b = append(b, " → "...)
-	if h.Version != "" {
-		b = appendEscapedWire(b, h.Version)
+	if h.Version != 0 {
+		b = append(b, h.Version.String()...)
 	} else {
 		b = append(b, '-')
 	}
@@ -118,7 +119,7 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 	switch {
 	case h.Established():
 		oc = ansiGreen
-	case h.Outcome == capture.OutcomeIncomplete:
+	case h.Outcome == handshake.OutcomeIncomplete:
 		oc = ansiYellow
 	}
 	b = t.paint(b, ansiBold+oc, h.Outcome.String())
@@ -128,7 +129,7 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 	} else if q := h.QUIC; q != nil {
 		b = appendQUICEnd(b, h, q)
 	}
-	if h.Outcome == capture.OutcomeNotTLS && len(h.NotTLSPrefix) > 0 {
+	if h.Outcome == handshake.OutcomeNotTLS && len(h.NotTLSPrefix) > 0 {
 		b = append(b, ` "`...)
 		b = appendEscapedWire(b, string(h.NotTLSPrefix))
 		b = append(b, '"')
@@ -146,7 +147,7 @@ func (t *TextWriter) Write(h *capture.Handshake, fs []diagnose.Finding) error {
 
 // keyAlert returns the alert that tells the story: the first plaintext one,
 // else the last.
-func keyAlert(h *capture.Handshake) *capture.AlertRecord {
+func keyAlert(h *handshake.Handshake) *handshake.AlertRecord {
 	for i := range h.Alerts {
 		if !h.Alerts[i].Encrypted {
 			return &h.Alerts[i]
@@ -159,7 +160,7 @@ func keyAlert(h *capture.Handshake) *capture.AlertRecord {
 // its Initial packets show it: "server CONNECTION_CLOSE 0x0002", or
 // "server version_negotiation(v1)" for an attempt the client gave up after
 // the server's Version Negotiation.
-func appendQUICEnd(b []byte, h *capture.Handshake, q *capture.QUICInfo) []byte {
+func appendQUICEnd(b []byte, h *handshake.Handshake, q *handshake.QUICInfo) []byte {
 	switch {
 	case q.Close != nil:
 		b = append(b, ' ')
@@ -169,13 +170,13 @@ func appendQUICEnd(b []byte, h *capture.Handshake, q *capture.QUICInfo) []byte {
 		}
 		b = append(b, " CONNECTION_CLOSE "...)
 		b = append(b, diagnose.QUICCode(q.Close.Code)...)
-	case q.VersionNegotiation && h.Outcome == capture.OutcomeServerClosed && !h.ServerHelloSeen:
+	case q.VersionNegotiation && h.Outcome == handshake.OutcomeServerClosed && !h.ServerHelloSeen:
 		b = append(b, " server version_negotiation("...)
 		for i, v := range q.ServerVersions {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendEscapedWire(b, v)
+			b = append(b, v.String()...)
 		}
 		b = append(b, ')')
 	}
@@ -184,23 +185,20 @@ func appendQUICEnd(b []byte, h *capture.Handshake, q *capture.QUICInfo) []byte {
 
 // AlertText renders an alert as "server fatal handshake_failure(40)" or
 // "client encrypted alert".
-func AlertText(a *capture.AlertRecord) string {
+func AlertText(a *handshake.AlertRecord) string {
 	var sb strings.Builder
 	sb.WriteString(a.Sender.String())
 	if a.Encrypted {
 		sb.WriteString(" encrypted alert")
 		return sb.String()
 	}
-	switch a.Level {
-	case 1:
-		sb.WriteString(" warning ")
-	case 2:
-		sb.WriteString(" fatal ")
-	default:
+	if a.Level == tlsparse.AlertLevelWarning || a.Level == tlsparse.AlertLevelFatal {
+		sb.WriteString(" " + a.Level.String() + " ")
+	} else {
 		sb.WriteString(" level" + strconv.Itoa(int(a.Level)) + " ")
 	}
-	sb.WriteString(diagnose.AlertName(a.Code))
-	sb.WriteString("(" + strconv.Itoa(int(a.Code)) + ")")
+	sb.WriteString(a.Description.Name())
+	sb.WriteString("(" + strconv.Itoa(int(a.Description)) + ")")
 	return sb.String()
 }
 

@@ -5,7 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hellowatch/hellowatch/capture"
+	quicv "github.com/hellowatch/hellowatch/quic"
+	"github.com/hellowatch/hellowatch/tlsparse"
+
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 func TestTextGolden(t *testing.T) {
@@ -43,7 +46,7 @@ func TestTextLine(t *testing.T) {
 		{"lost_hello", []string{"(hello not decoded) ? → - incomplete\n"}},
 		{"hostile_strings", []string{`"evil\x1b[2J\x1b]0;pwned\x07\xff\xfe\u0085\u202e\\x41\"q\x7f"`, `alpn=h2\x00,\x9b31m`, "server fatal unrecognized_name(112)"}},
 	}
-	all := map[string]*capture.Handshake{}
+	all := map[string]*handshake.Handshake{}
 	for _, s := range samples() {
 		all[s.name] = s.h
 	}
@@ -72,7 +75,7 @@ func TestTextHostileRandom(t *testing.T) {
 		h2.ServerName = s
 		h2.ALPN = []string{s}
 		h2.NotTLSPrefix = []byte(s)
-		h2.Outcome = capture.OutcomeNotTLS
+		h2.Outcome = handshake.OutcomeNotTLS
 		if err := tw.Write(&h2, findings(&h2)); err != nil {
 			t.Fatal(err)
 		}
@@ -82,13 +85,13 @@ func TestTextHostileRandom(t *testing.T) {
 
 func TestAlertText(t *testing.T) {
 	tests := []struct {
-		a    capture.AlertRecord
+		a    handshake.AlertRecord
 		want string
 	}{
-		{capture.AlertRecord{Sender: capture.SideServer, Level: 2, Code: 40}, "server fatal handshake_failure(40)"},
-		{capture.AlertRecord{Sender: capture.SideClient, Level: 1, Code: 0}, "client warning close_notify(0)"},
-		{capture.AlertRecord{Sender: capture.SideClient, Encrypted: true}, "client encrypted alert"},
-		{capture.AlertRecord{Sender: capture.SideServer, Level: 2, Code: 201}, "server fatal unknown(201)"},
+		{handshake.AlertRecord{Sender: handshake.SideServer, Level: tlsparse.AlertLevelFatal, Description: 40}, "server fatal handshake_failure(40)"},
+		{handshake.AlertRecord{Sender: handshake.SideClient, Level: tlsparse.AlertLevelWarning, Description: 0}, "client warning close_notify(0)"},
+		{handshake.AlertRecord{Sender: handshake.SideClient, Encrypted: true}, "client encrypted alert"},
+		{handshake.AlertRecord{Sender: handshake.SideServer, Level: tlsparse.AlertLevelFatal, Description: 201}, "server fatal unknown(201)"},
 	}
 	for _, tc := range tests {
 		if got := AlertText(&tc.a); got != tc.want {
@@ -115,22 +118,22 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // on its line: the CONNECTION_CLOSE's sender and code, or the versions of
 // the Version Negotiation the client gave up after.
 func TestTextQUICEnd(t *testing.T) {
-	quic := func(o capture.Outcome, q capture.QUICInfo) *capture.Handshake {
+	quic := func(o handshake.Outcome, q handshake.QUICInfo) *handshake.Handshake {
 		h := samples()[0].h
-		h.Transport, h.Alerts, h.Outcome, h.QUIC = "quic", nil, o, &q
+		h.Transport, h.Alerts, h.Outcome, h.QUIC = handshake.TransportQUIC, nil, o, &q
 		return h
 	}
 	for _, tc := range []struct {
-		h    *capture.Handshake
+		h    *handshake.Handshake
 		want string
 	}{
-		{quic(capture.OutcomeServerClosed, capture.QUICInfo{Version: "v1", Close: &capture.QUICClose{Sender: capture.SideServer, Code: 0x2}}),
+		{quic(handshake.OutcomeServerClosed, handshake.QUICInfo{Version: quicv.Version1, Close: &handshake.QUICClose{Sender: handshake.SideServer, Code: 0x2}}),
 			"QUIC v1 (no SNI) TLS 1.2,TLS 1.1,TLS 1.0 → - alpn=http/1.1 server_closed server CONNECTION_CLOSE 0x0002\n"},
-		{quic(capture.OutcomeServerClosed, capture.QUICInfo{Version: "v1", Close: &capture.QUICClose{Sender: capture.SideServer, Code: 0x10c, Application: true}}),
+		{quic(handshake.OutcomeServerClosed, handshake.QUICInfo{Version: quicv.Version1, Close: &handshake.QUICClose{Sender: handshake.SideServer, Code: 0x10c, Application: true}}),
 			"server_closed server application CONNECTION_CLOSE 0x010c\n"},
-		{quic(capture.OutcomeServerClosed, capture.QUICInfo{Version: "v2", VersionNegotiation: true, RejectedVersion: "v2", ServerVersions: []string{"v1", "grease-0x1a2a3a4a"}}),
+		{quic(handshake.OutcomeServerClosed, handshake.QUICInfo{Version: quicv.Version2, VersionNegotiation: true, RejectedVersion: quicv.Version2, ServerVersions: []quicv.Version{quicv.Version1, 0x1a2a3a4a}}),
 			"QUIC v2 (no SNI) TLS 1.2,TLS 1.1,TLS 1.0 → - alpn=http/1.1 server_closed server version_negotiation(v1,grease-0x1a2a3a4a)\n"},
-		{quic(capture.OutcomeIncomplete, capture.QUICInfo{Version: "v1"}), "→ - alpn=http/1.1 incomplete\n"},
+		{quic(handshake.OutcomeIncomplete, handshake.QUICInfo{Version: quicv.Version1}), "→ - alpn=http/1.1 incomplete\n"},
 	} {
 		var buf bytes.Buffer
 		if err := NewTextWriter(&buf, false).Write(tc.h, nil); err != nil {

@@ -230,6 +230,30 @@ var alertNames = [256]string{
 	121: "ech_required",
 }
 
+// Assigned reports whether d is in the IANA TLS Alerts registry.
+func (d AlertDescription) Assigned() bool { return alertNames[d] != "" }
+
+// Name returns the IANA name, or "unknown" for an unassigned code: the
+// closed set of metric label values ([AlertDescriptions] plus "unknown").
+func (d AlertDescription) Name() string {
+	if s := alertNames[d]; s != "" {
+		return s
+	}
+	return "unknown"
+}
+
+// AlertDescriptions returns every assigned description, ordered by code.
+// The caller owns the returned slice.
+func AlertDescriptions() []AlertDescription {
+	var out []AlertDescription
+	for c := range alertNames {
+		if alertNames[c] != "" {
+			out = append(out, AlertDescription(c))
+		}
+	}
+	return out
+}
+
 // String returns the RFC 8446 / RFC 5246 snake_case name, or "unknown(N)".
 func (d AlertDescription) String() string {
 	if s := alertNames[d]; s != "" {

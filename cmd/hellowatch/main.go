@@ -32,6 +32,7 @@ import (
 
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
 	"github.com/hellowatch/hellowatch/report"
 )
 
@@ -418,7 +419,7 @@ func (r *runner) run() int {
 		Emit:             r.emit,
 	}
 	if r.pcap != nil {
-		cfg.Failed = func(h *capture.Handshake) bool { return failed(h, diagnose.Diagnose(h)) }
+		cfg.Failed = func(h *handshake.Handshake) bool { return failed(h, diagnose.Diagnose(h)) }
 		cfg.PacketOut = r.pcap.write
 	}
 	// Files: records in an order that does not depend on the workers' timing.
@@ -512,7 +513,7 @@ func (r *runner) loop() int {
 }
 
 // emit receives each finished handshake from the tracker.
-func (r *runner) emit(h *capture.Handshake) {
+func (r *runner) emit(h *handshake.Handshake) {
 	fs := diagnose.Diagnose(h)
 	r.sum.Add(h, fs)
 	if r.metrics != nil {
@@ -558,8 +559,8 @@ func (r *runner) emit(h *capture.Handshake) {
 
 // failed reports whether a handshake counts as failed: not established, or
 // established with an error finding (e.g. closed at once by the client).
-func failed(h *capture.Handshake, fs []diagnose.Finding) bool {
-	if h.Outcome != capture.OutcomeEstablished {
+func failed(h *handshake.Handshake, fs []diagnose.Finding) bool {
+	if h.Outcome != handshake.OutcomeEstablished {
 		return true
 	}
 	for _, f := range fs {

@@ -1,15 +1,18 @@
-package capture
+package handshake
 
 import (
 	"net/netip"
 	"time"
+
+	"github.com/hellowatch/hellowatch/quic"
+	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
 // Outcome is how a handshake ended. The words are stable: they appear in
-// text output, JSON and metric labels (see DESIGN.md).
+// text output, JSON and metric labels (docs/ARCHITECTURE.md, "Records").
 type Outcome uint8
 
-// Outcomes, in the order of DESIGN.md.
+// Outcomes. Their order is the order of the README's outcome table.
 const (
 	OutcomeIncomplete   Outcome = iota // the capture ended or lost segments first
 	OutcomeEstablished                 // ServerHello seen and the handshake went on
@@ -46,6 +49,27 @@ func Outcomes() []Outcome {
 		OutcomeServerReset, OutcomeServerClosed, OutcomeNotTLS, OutcomeNoResponse, OutcomeIncomplete}
 }
 
+// Transport is the protocol that carried the handshake.
+type Transport uint8
+
+// Transports.
+const (
+	TransportUnknown Transport = iota
+	TransportTCP               // TLS over TCP
+	TransportQUIC              // QUIC (RFC 9000) with TLS 1.3 in CRYPTO frames (RFC 9001)
+)
+
+// String returns "tcp", "quic" or "" for TransportUnknown.
+func (t Transport) String() string {
+	switch t {
+	case TransportTCP:
+		return "tcp"
+	case TransportQUIC:
+		return "quic"
+	}
+	return ""
+}
+
 // Side names an endpoint of a flow relative to the ClientHello.
 type Side uint8
 
@@ -70,11 +94,11 @@ func (s Side) String() string {
 // AlertRecord is one alert seen on a flow, with its sender.
 type AlertRecord struct {
 	Sender Side
-	// Level is 1 (warning) or 2 (fatal); 0 when the alert was encrypted.
-	Level uint8
-	// Code is the alert description; meaningful only when !Encrypted.
-	Code      uint8
-	Encrypted bool
+	// Level is warning or fatal; 0 when the alert was encrypted.
+	Level tlsparse.AlertLevel
+	// Description is the alert's code; meaningful only when !Encrypted.
+	Description tlsparse.AlertDescription
+	Encrypted   bool
 	// Packet is the 1-based index of the packet (in the whole capture) that
 	// completed the alert record.
 	Packet uint64
@@ -99,7 +123,7 @@ type Certificate struct {
 type Handshake struct {
 	// Client is the ClientHello's sender, Server the other end.
 	Client, Server netip.AddrPort
-	Transport      string // "tcp" or "quic"
+	Transport      Transport
 
 	// Timestamps on packet time. Zero when not seen.
 	SYNTime         time.Time // first SYN of the connection, if captured
@@ -109,11 +133,11 @@ type Handshake struct {
 
 	// ClientHello facts.
 	HasSNI           bool
-	ServerName       string   // first host_name entry, raw bytes as a Go string (may be invalid UTF-8)
-	SNIIsIP          bool     // the SNI is an IP literal (RFC 6066 forbids it)
-	SNIInvalid       bool     // empty, or not a valid DNS host name
-	ClientVersions   []string // offered, highest first, e.g. "TLS 1.3"
-	ClientLegacyVer  uint16
+	ServerName       string             // first host_name entry, raw bytes as a Go string (may be invalid UTF-8)
+	SNIIsIP          bool               // the SNI is an IP literal (RFC 6066 forbids it)
+	SNIInvalid       bool               // empty, or not a valid DNS host name
+	ClientVersions   []tlsparse.Version // offered, highest first, GREASE left out
+	ClientLegacyVer  tlsparse.Version
 	ALPN             []string
 	CipherCount      int
 	OffersSession    bool // non-empty session id or a session ticket / PSK offered
@@ -131,14 +155,12 @@ type Handshake struct {
 
 	// ServerHello facts.
 	ServerHelloSeen bool
-	HRR             bool   // a HelloRetryRequest was seen
-	Version         string // negotiated version, "" when unknown
-	VersionCode     uint16
-	Cipher          string // IANA name, "" when unknown
-	CipherCode      uint16
-	NextProtocol    string // ALPN selected by the server
-	Resumed         bool   // the server resumed a session (TLS <= 1.2 echoed session id / TLS 1.3 pre_shared_key selected)
-	KeyShareGroup   string
+	HRR             bool                 // a HelloRetryRequest was seen
+	Version         tlsparse.Version     // negotiated version, 0 when unknown
+	Cipher          tlsparse.CipherSuite // selected suite, 0 when unknown (TLS_NULL_WITH_NULL_NULL is never negotiated)
+	NextProtocol    string               // ALPN selected by the server
+	Resumed         bool                 // the server resumed a session (TLS <= 1.2 echoed session id / TLS 1.3 pre_shared_key selected)
+	KeyShareGroup   tlsparse.NamedGroup  // the server's key_share group, 0 when none
 
 	Cert *Certificate // nil when not seen
 
@@ -177,7 +199,7 @@ type Handshake struct {
 	FirstPacket uint64
 	LastPacket  uint64
 
-	// QUIC holds the QUIC facts of a handshake with Transport "quic"; nil
+	// QUIC holds the QUIC facts of a handshake with Transport QUIC; nil
 	// otherwise.
 	QUIC *QUICInfo
 }
@@ -201,4 +223,50 @@ func (h *Handshake) FirstServerAlert() *AlertRecord {
 		}
 	}
 	return nil
+}
+
+// QUICInfo holds what a QUIC handshake shows beyond TLS. Every field is
+// owned by the record.
+type QUICInfo struct {
+	Version quic.Version
+	// DCID is the client's original Destination Connection ID, the one the
+	// Initial keys were derived from.
+	DCID []byte
+	// Retry is true when the server sent a Retry whose integrity tag
+	// verified; RetryDCID is the connection ID the client then used.
+	Retry     bool
+	RetryDCID []byte
+	// VersionNegotiation is true when the server answered with a Version
+	// Negotiation packet: RejectedVersion is the version of the client's
+	// first Initial, ServerVersions the versions the packet listed (at most
+	// 16, GREASE included), VNPacket its packet index. A client
+	// that starts over in one of them on the same 4-tuple continues the
+	// record: Version and DCID are then those of the new attempt.
+	VersionNegotiation bool
+	RejectedVersion    quic.Version
+	ServerVersions     []quic.Version
+	VNPacket           uint64
+	// ClientInitials and ServerInitials count the Initial packets that
+	// authenticated; HelloPackets is the number of the client's Initial
+	// packets that carried ClientHello bytes.
+	ClientInitials, ServerInitials int
+	HelloPackets                   int
+	// Undecryptable counts packets of the connection that looked like
+	// Initial packets but did not authenticate (or were malformed).
+	Undecryptable int
+	// Close is the first CONNECTION_CLOSE seen in an Initial packet.
+	Close *QUICClose
+}
+
+// QUICClose is a CONNECTION_CLOSE frame read from an Initial packet.
+type QUICClose struct {
+	Sender Side
+	// Code is the error code: a transport error (0x0100+alert for a TLS
+	// alert, RFC 9001 §4.8), or an application error when Application.
+	Code        uint64
+	Application bool
+	FrameType   uint64 // the frame that caused a transport error
+	// Reason is the peer's reason phrase: untrusted bytes, capped at 256.
+	Reason string
+	Packet uint64
 }
