@@ -196,7 +196,7 @@ func (t *Tracker) quicProbe(b []byte, count bool) *quicConn {
 	c.largest = [2]int64{-1, -1}
 	c.info = &handshake.QUICInfo{
 		Version: h.Version,
-		DCID:        append([]byte(nil), h.DCID...),
+		DCID:    append([]byte(nil), h.DCID...),
 	}
 	return c
 }
