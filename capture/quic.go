@@ -13,7 +13,7 @@ import (
 // QUIC handshakes are followed on any UDP port, found by content: a long
 // header of a known version holding an Initial packet that authenticates
 // with the keys derived from its own Destination Connection ID (RFC 9001
-// §5.2). Only Initial packets are decrypted; handshake.Handshake and 1-RTT packets
+// §5.2). Only Initial packets are decrypted; Handshake and 1-RTT packets
 // are only counted, and once a connection is decided its later packets
 // cost the flow table lookup of Tracker.Packet.
 //
@@ -21,7 +21,7 @@ import (
 // timers and records; its QUIC-only state (keys, CRYPTO reassembly) lives
 // in quicConn, recycled like active. History letters: the TLS message
 // letters for messages read from CRYPTO frames (C, S, J for a
-// HelloRetryRequest), L for a CONNECTION_CLOSE, Q for handshake.Handshake-space
+// HelloRetryRequest), L for a CONNECTION_CLOSE, Q for Handshake-space
 // (encrypted) packets, V for a Retry (the QUIC cousin of DTLS's
 // HelloVerifyRequest) and N for a Version Negotiation; lower case = server.
 
@@ -32,7 +32,6 @@ const maxVNVersions = 16
 
 // quicTracker is the tracker's QUIC state.
 type quicTracker struct {
-	conns map[*flow]*quicConn
 	free  []*quicConn
 	hdr   quic.Header
 	fr    quic.Frame
@@ -102,14 +101,9 @@ func (t *Tracker) quicUndecryptable(c *quicConn) {
 // quicPacket handles a UDP datagram of a flow that is not decided yet (f
 // is nil when the 4-tuple has no entry).
 func (t *Tracker) quicPacket(f *flow, k flowKey, dir int, p *Packet, d *Decoded) {
-	q := &t.quic
 	var c *quicConn
-	if f != nil {
-		c = q.conns[f]
-	}
-	if c != nil && f.act == nil {
-		t.quicForget(f)
-		c = nil
+	if f != nil && f.act != nil {
+		c = f.act.quic
 	}
 	if c == nil {
 		if !quic.LooksLikeInitial(d.Payload) {
@@ -151,7 +145,6 @@ func (t *Tracker) quicHandle(f *flow, c *quicConn, dir int, p *Packet, d *Decode
 	t.cur = nil
 	if a.decided {
 		t.release(f)
-		t.quicForget(f)
 	}
 }
 
@@ -239,7 +232,6 @@ func (t *Tracker) quicReused(f *flow, k flowKey, dir int, p *Packet, d *Decoded)
 // It reports false, having refused f, when the state would not fit under
 // MaxBufferedBytes.
 func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) bool {
-	q := &t.quic
 	a := f.act
 	if a == nil {
 		if a = t.acquire(f, quicCost); a == nil {
@@ -248,11 +240,8 @@ func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) bool {
 			return false
 		}
 	}
-	if q.conns == nil {
-		q.conns = make(map[*flow]*quicConn)
-	}
 	t.buffered.Add(quicCost)
-	q.conns[f] = c
+	a.quic = c
 	f.qcid = cidHash(c.odcid[:c.odcidLen])
 	c.client = dir
 	a.client = dir
@@ -281,18 +270,14 @@ func (t *Tracker) quicFree(c *quicConn) {
 	}
 }
 
-// quicForget returns f's QUIC state to the free list (a no-op for other
-// flows). The tracker calls it wherever it releases a flow's state.
-func (t *Tracker) quicForget(f *flow) {
-	if f.key.proto != ProtoUDP {
-		return
-	}
-	q := &t.quic
-	c := q.conns[f]
+// quicRelease returns a's QUIC state to the free list; release calls it,
+// so that releasing a flow releases its QUIC connection.
+func (t *Tracker) quicRelease(a *active) {
+	c := a.quic
 	if c == nil {
 		return
 	}
-	delete(q.conns, f)
+	a.quic = nil
 	t.buffered.Add(-int64(quicCost + c.charged))
 	t.quicFree(c)
 }
@@ -385,10 +370,10 @@ func (t *Tracker) quicVersionNegotiation(a *active, c *quicConn, dir, side int, 
 // quicRefusedVersion reports whether the server's only answer on f was a
 // Version Negotiation that the client did not follow, and when it came.
 func (t *Tracker) quicRefusedVersion(f *flow) (int64, bool) {
-	if f.key.proto != ProtoUDP {
-		return 0, false // no map lookup for TCP flows' timers
+	if f.act == nil {
+		return 0, false
 	}
-	c := t.quic.conns[f]
+	c := f.act.quic
 	if c == nil || c.vnAt == 0 || c.restarted {
 		return 0, false
 	}
@@ -560,18 +545,7 @@ func (t *Tracker) quicServerMessage(a *active, c *quicConn, dir int, typ tlspars
 		a.hist(dir, historyLetter(typ))
 		return
 	}
-	sh := &t.sh
-	if err := tlsparse.ParseServerHello(body, sh); err != nil {
-		a.hist(dir, 'S')
-		return
-	}
-	if sh.IsHRR {
-		a.h.HRR = true
-		a.hist(dir, 'J')
-		return
-	}
-	a.hist(dir, 'S')
-	if !c.shSeen {
+	if sh := a.serverHelloMessage(dir, body); sh != nil && !c.shSeen {
 		c.shSeen = true
 		a.serverHello(sh)
 	}
@@ -600,23 +574,17 @@ func (t *Tracker) quicClose(f *flow, a *active, c *quicConn, dir, side int, fr *
 		a.h.EndedBy = s
 	}
 	if alert, ok := fr.TLSAlert(); ok {
-		if len(a.h.Alerts) < 16 {
-			a.h.Alerts = append(a.h.Alerts, handshake.AlertRecord{
-				Sender: s, Level: tlsparse.AlertLevelFatal, Description: tlsparse.AlertDescription(alert),
-				Packet: t.cur.Index, Time: ts(t.now),
-			})
-		}
-		if s == handshake.SideServer {
-			t.decide(f, handshake.OutcomeServerAlert)
-		} else {
-			t.decide(f, handshake.OutcomeClientAlert)
-		}
+		a.addAlert(handshake.AlertRecord{
+			Sender: s, Level: tlsparse.AlertLevelFatal, Description: tlsparse.AlertDescription(alert),
+			Packet: t.cur.Index, Time: ts(t.now),
+		})
+		t.decideAlert(f, s)
 		return
 	}
-	t.decideEnd(f, a, s, handshake.OutcomeServerClosed)
+	t.decideEnd(f, a, s, handshake.OutcomeServerClosed, true)
 }
 
-// quicHandshakeSpace counts a handshake.Handshake packet (encrypted with keys from
+// quicHandshakeSpace counts a Handshake packet (encrypted with keys from
 // the key exchange). The handshake is established once the client sends
 // one after the ServerHello: it carries the client's Finished (or its
 // acknowledgement of the server's flight).

@@ -413,7 +413,6 @@ func (t *Tracker) remove(f *flow) {
 	if f.act != nil {
 		t.release(f)
 	}
-	t.quicForget(f)
 	f.gen++
 }
 
@@ -474,7 +473,6 @@ func (t *Tracker) expire() {
 			t.at = last
 			if t.settle(f) {
 				t.release(f)
-				t.quicForget(f)
 				continue
 			}
 			if a.serverBytes == 0 {
@@ -486,7 +484,6 @@ func (t *Tracker) expire() {
 			t.decide(f, handshake.OutcomeEstablished)
 		}
 		t.release(f)
-		t.quicForget(f)
 	}
 	t.at = 0
 	for {
@@ -574,7 +571,6 @@ func (t *Tracker) Flush() {
 	for _, f := range open {
 		if t.settle(f) {
 			t.release(f)
-			t.quicForget(f)
 			continue
 		}
 		if f.state == stPost {
@@ -583,7 +579,6 @@ func (t *Tracker) Flush() {
 			t.decide(f, handshake.OutcomeIncomplete)
 		}
 		t.release(f)
-		t.quicForget(f)
 	}
 }
 

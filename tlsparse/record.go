@@ -214,6 +214,33 @@ func validHeaderByte(i int, b byte) bool {
 	return true
 }
 
+// StartsClientHello reports whether b starts with a TLS handshake record
+// holding a ClientHello (possibly behind up to 32 empty handshake records),
+// or an SSLv2-compatible ClientHello. It needs the record header and the
+// message type (6 bytes): a shorter b is not a start yet. Capture uses it to
+// find a hello by content, not port.
+func StartsClientHello(b []byte) bool {
+	if len(b) >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == 1 {
+		return true
+	}
+	// Empty handshake records in front of the hello (RFC 8446 forbids
+	// them, but servers may accept them): a client must not hide its hello
+	// behind a few.
+	if len(b) >= 11 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[3] == 0 && b[4] == 0 {
+		for i := 0; i < maxEmptyRecords && len(b) >= 11 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[3] == 0 && b[4] == 0; i++ {
+			b = b[5:]
+		}
+		return len(b) >= 6 && b[0] == 22 && b[1] == 3 && b[2] <= 4 && b[5] == 1
+	}
+	// SSLv2 header: 2-byte length with the high bit set, then msg type 1 and
+	// a version 0x0002 or 0x03xx.
+	return len(b) >= 5 && b[0]&0x80 != 0 && b[2] == 1 && (b[3] == 3 || (b[3] == 0 && b[4] == 2))
+}
+
+// maxEmptyRecords is how many empty handshake records may precede a
+// ClientHello (OpenSSL allows 32 empty records in a row).
+const maxEmptyRecords = 32
+
 // LooksLikeTLS reports whether b starts like a TLS record header (content
 // type 20-24, version 0x0300-0x0304) or an SSLv2-compatible ClientHello. It
 // looks at no more than the first 5 bytes and accepts a shorter b when its
