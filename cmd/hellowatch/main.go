@@ -10,30 +10,19 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
-	"github.com/hellowatch/hellowatch/handshake"
-	"github.com/hellowatch/hellowatch/report"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -206,7 +195,16 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// subcommands are the commands beside the main one (hellowatch NAME
+// args...), each in its own file; each returns the exit code.
+var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
+
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if sub, ok := subcommands[args[0]]; ok {
+			return sub(args[1:], stdout, stderr)
+		}
+	}
 	var o options
 	fs := newFlagSet(&o, stderr)
 	rest, err := parseArgs(fs, args)
@@ -306,166 +304,6 @@ func listInterfaces(stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// runner holds one run's wiring.
-type runner struct {
-	o      options
-	stdout io.Writer
-	stderr io.Writer
-	log    *slog.Logger
-	failOn map[string]bool
-
-	src     capture.Source
-	tracker *capture.Pipeline
-	out     *bufio.Writer
-	text    *report.TextWriter
-	json    *report.JSONWriter
-	sum     *report.Summary
-	metrics *report.Metrics
-	pcap    *pcapOut // -w, or nil
-
-	metricsSrv *http.Server // --metrics-addr, or nil
-	live       bool
-	start      time.Time
-
-	reported   int
-	failedSeen bool
-	stop       atomic.Bool
-	ready      atomic.Bool
-	writeErr   error
-}
-
-func (r *runner) run() int {
-	o := r.o
-	r.start = time.Now()
-	var err error
-	if o.iface != "" {
-		r.live = true
-		filter := o.filter
-		if filter == "" {
-			filter = "tcp or udp"
-		}
-		r.src, err = capture.OpenLive(capture.LiveOptions{
-			Interface: o.iface, Filter: filter, Snaplen: o.snaplen, Promisc: !o.noPromisc,
-			// Without immediate mode the kernel hands packets over in blocks
-			// (TPACKET_V3), waking the reader at most every 100 ms instead of
-			// once per packet: what keeps a busy interface free of drops.
-			BufferSize: o.bufferKiB << 10, Immediate: o.immediate, Timeout: 100 * time.Millisecond,
-		})
-	} else {
-		r.src, err = capture.OpenFiles(o.files)
-		if err == nil && o.filter != "" {
-			r.src, err = capture.FilterSource(r.src, o.filter)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(r.stderr, "hellowatch: %v\n", err)
-		return exitError
-	}
-	defer r.src.Close()
-	r.ready.Store(true)
-
-	// The metrics port is bound before -Z drops root, so that it may be
-	// a privileged one; it serves once the capture runs.
-	var metricsLn net.Listener
-	if o.metricsAddr != "" {
-		if metricsLn, err = net.Listen("tcp", o.metricsAddr); err != nil {
-			fmt.Fprintf(r.stderr, "hellowatch: --metrics-addr: %v\n", err)
-			return exitError
-		}
-		defer metricsLn.Close() // on an early return; the server closes it too
-	}
-	// Like tcpdump: -Z drops root after opening the capture and before
-	// opening the -w file, which is then created as that user.
-	if o.user != "" {
-		if err := dropPrivileges(o.user); err != nil {
-			fmt.Fprintf(r.stderr, "hellowatch: -Z %s: %v\n", o.user, err)
-			return exitError
-		}
-		r.log.Info("dropped privileges", "user", o.user)
-	}
-	if o.writeFile != "" {
-		r.pcap, err = createPcapOut(o.writeFile, o.snaplen)
-		if err != nil {
-			fmt.Fprintf(r.stderr, "hellowatch: -w: %v\n", err)
-			return exitError
-		}
-		defer r.pcap.close() // on an early return; the end of run reports its error
-	}
-
-	format := o.format
-	if format == "auto" {
-		if isTerminal(r.stdout) {
-			format = "text"
-		} else {
-			format = "json"
-		}
-	}
-	r.out = bufio.NewWriterSize(r.stdout, 64<<10)
-	if format == "text" {
-		color := o.color == "always" || (o.color == "auto" && isTerminal(r.stdout) && os.Getenv("NO_COLOR") == "")
-		if os.Getenv("NO_COLOR") != "" && o.color != "always" {
-			color = false
-		}
-		r.text = report.NewTextWriter(r.out, color)
-	} else {
-		r.json = report.NewJSONWriter(r.out)
-	}
-	r.sum = report.NewSummary()
-
-	cfg := capture.Config{
-		Timeout:          o.timeout,
-		MaxFlows:         o.maxFlows,
-		MaxBufferedBytes: o.maxBuffer,
-		Emit:             r.emit,
-	}
-	if r.pcap != nil {
-		cfg.Failed = func(h *handshake.Handshake) bool { return failed(h, diagnose.Diagnose(h)) }
-		cfg.PacketOut = r.pcap.write
-	}
-	// Files: records in an order that does not depend on the workers' timing.
-	r.tracker = capture.NewPipeline(cfg, o.workers, !r.live)
-	defer r.tracker.Close()
-
-	if metricsLn != nil {
-		r.serveMetrics(metricsLn)
-		defer r.metricsSrv.Close()
-	}
-
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	go func() {
-		for s := range sigs {
-			r.log.Info("stopping", "signal", s.String())
-			r.stop.Store(true)
-		}
-	}()
-	if r.live {
-		r.log.Info("capturing", "interface", o.iface, "filter", o.filterOr("tcp or udp"))
-	}
-
-	code := r.loop()
-	r.tracker.Flush()
-	r.out.Flush()
-	r.ready.Store(false)
-	if r.pcap != nil {
-		if err := r.pcap.close(); err != nil && r.writeErr == nil {
-			r.writeErr = fmt.Errorf("-w: %w", err)
-		}
-	}
-	if r.writeErr != nil {
-		fmt.Fprintf(r.stderr, "hellowatch: %v\n", r.writeErr)
-		code = exitError
-	}
-	if o.summary == "always" || (o.summary == "auto" && (r.text != nil || r.live)) {
-		_ = r.sum.Write(r.stderr, r.stats())
-	}
-	if code == exitOK && r.failedSeen {
-		code = exitFailures
-	}
-	return code
-}
-
 // defaultWorkers is one worker per CPU beyond the reading goroutine's, at
 // least one.
 func defaultWorkers() int {
@@ -477,128 +315,4 @@ func (o options) filterOr(def string) string {
 		return def
 	}
 	return o.filter
-}
-
-// loop reads packets until the end, an error, -c, or a signal.
-func (r *runner) loop() int {
-	prog := newProgress(r.stderr, r.o.files, r.live)
-	for !r.stop.Load() {
-		p, err := r.src.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				prog.done()
-				return exitOK
-			}
-			prog.done()
-			r.tracker.Flush()
-			fmt.Fprintf(r.stderr, "hellowatch: %v\n", err)
-			return exitError
-		}
-		if p == nil {
-			r.tracker.Advance(time.Now())
-			if r.text == nil {
-				r.out.Flush()
-			}
-			continue
-		}
-		r.tracker.Packet(p)
-		if r.o.count > 0 && r.reported >= r.o.count {
-			return exitOK
-		}
-		if prog != nil && p.Index&0xffff == 0 {
-			prog.update(r.src.Stats())
-		}
-	}
-	return exitOK
-}
-
-// emit receives each finished handshake from the tracker.
-func (r *runner) emit(h *handshake.Handshake) {
-	fs := diagnose.Diagnose(h)
-	r.sum.Add(h, fs)
-	if r.metrics != nil {
-		r.metrics.Observe(h, fs)
-	}
-	isFailed := failed(h, fs)
-	if r.failOn != nil && isFailed {
-		if r.failOn["any"] {
-			r.failedSeen = true
-		}
-		for _, f := range fs {
-			if r.failOn[f.ID] {
-				r.failedSeen = true
-			}
-		}
-	}
-	if r.o.failures && !isFailed {
-		return
-	}
-	if r.o.count > 0 && r.reported >= r.o.count {
-		return
-	}
-	r.reported++
-	var err error
-	if r.text != nil {
-		err = r.text.Write(h, fs)
-	} else {
-		err = r.json.Write(h, fs)
-	}
-	if err == nil && r.live {
-		err = r.out.Flush()
-		if r.pcap != nil && err == nil {
-			if perr := r.pcap.flush(); perr != nil {
-				err = fmt.Errorf("-w: %w", perr)
-			}
-		}
-	}
-	if err != nil && r.writeErr == nil {
-		r.writeErr = fmt.Errorf("writing output: %w", err)
-		r.stop.Store(true)
-	}
-}
-
-// failed reports whether a handshake counts as failed: not established, or
-// established with an error finding (e.g. closed at once by the client).
-func failed(h *handshake.Handshake, fs []diagnose.Finding) bool {
-	if h.Outcome != handshake.OutcomeEstablished {
-		return true
-	}
-	for _, f := range fs {
-		if f.Severity == "error" {
-			return true
-		}
-	}
-	return false
-}
-
-// stats gathers the capture statistics for the summary and metrics.
-func (r *runner) stats() report.Stats {
-	ts := r.tracker.Stats()
-	ss := r.src.Stats()
-	return report.Stats{
-		Packets: ts.Packets, Bytes: ts.Bytes,
-		TLSFlows: ts.TLSFlows, NonTLSFlows: ts.NonTLSFlows,
-		Skipped: ts.Skipped, Evicted: ts.Evicted,
-		KernelReceived: ss.Received, KernelDropped: ss.Dropped + ss.IfDropped,
-		Duration:     time.Since(r.start),
-		FlowsTracked: ts.FlowsTracked, BufferedBytes: ts.BufferedBytes,
-		QUICUndecryptable: ts.QUICUndecryptable,
-		Ambiguous:         ts.Ambiguous,
-	}
-}
-
-// serveMetrics serves /metrics, /healthz and /readyz on ln.
-func (r *runner) serveMetrics(ln net.Listener) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	r.metrics = report.NewMetrics(reg, getVersion())
-	r.metrics.SetStatsFunc(r.stats)
-	srv := &http.Server{Handler: report.Handler(reg, r.ready.Load), ReadHeaderTimeout: 5 * time.Second}
-	r.metricsSrv = srv
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			r.log.Error("metrics server", "err", err)
-		}
-	}()
-	r.log.Info("serving metrics", "addr", ln.Addr().String())
 }
