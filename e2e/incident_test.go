@@ -226,7 +226,7 @@ func runVariant(t *testing.T, ctx context.Context, e *env, v variant) {
 	if len(live) == 0 {
 		t.Errorf("hellowatch printed nothing live")
 	}
-	// DESIGN.md: -w keeps the failed flows, so an established handshake
+	// -w keeps the failed flows, so an established handshake
 	// may be absent from the replay; everything else must match exactly.
 	var lk, rk []string
 	for _, r := range live {

@@ -22,7 +22,7 @@ const Schema = "hellowatch/1"
 const tsLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 // JSONWriter writes one JSON object per handshake, one line each (see the
-// contract in DESIGN.md). Strings taken off the wire (server_name, alpn,
+// contract in the README, "JSON lines"). Strings taken off the wire (server_name, alpn,
 // next_protocol, certificate names, not_tls_prefix, ...) may hold any bytes:
 // invalid UTF-8 is written as `\xNN` and a backslash as `\\` in the decoded
 // string, so the bytes can be recovered exactly.
