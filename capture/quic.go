@@ -21,6 +21,8 @@ import (
 // HelloRetryRequest), L for a CONNECTION_CLOSE, Q for Handshake-space
 // (encrypted) packets, V for a Retry (the QUIC cousin of DTLS's
 // HelloVerifyRequest) and N for a Version Negotiation; lower case = server.
+
+// maxQUICReason caps the reason phrase kept from a CONNECTION_CLOSE.
 const maxQUICReason = 256
 
 // maxVNVersions caps the versions kept from a Version Negotiation packet.
