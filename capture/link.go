@@ -29,6 +29,7 @@ type Decoded struct {
 	Src, Dst         netip.Addr // IP addresses (IPv4 or IPv6, no zone)
 	SrcPort, DstPort uint16
 	Proto            uint8 // ProtoTCP or ProtoUDP
+	TTL              uint8 // IPv4 TTL or IPv6 hop limit of the innermost IP header
 
 	// TCP only (zero for UDP).
 	Seq, Ack uint32
@@ -268,6 +269,7 @@ func decodeIPv4(data []byte, d *Decoded) SkipReason {
 	}
 	d.Src = netip.AddrFrom4([4]byte(data[12:16]))
 	d.Dst = netip.AddrFrom4([4]byte(data[16:20]))
+	d.TTL = data[8]
 	return decodeTransport(data[9], data[ihl:], truncated, d)
 }
 
@@ -285,6 +287,7 @@ func decodeIPv6(data []byte, d *Decoded) SkipReason {
 	next := data[6]
 	d.Src = netip.AddrFrom16([16]byte(data[8:24]))
 	d.Dst = netip.AddrFrom16([16]byte(data[24:40]))
+	d.TTL = data[7]
 	data = data[40:]
 	truncated := false
 	if plen == 0 {

@@ -165,6 +165,9 @@ func (t *Tracker) decide(f *flow, o handshake.Outcome) {
 		h.EndTime = ts(t.at)
 	}
 	h.History = string(a.his)
+	if f.synackTS != 0 {
+		h.SYNACKTime = ts(f.synackTS)
+	}
 	if h.Gap || a.r[0].gap || a.r[1].gap {
 		h.Gap = true
 	}

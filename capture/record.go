@@ -90,6 +90,12 @@ func (a *active) parseClientHello(body []byte) {
 	h.OffersTicket = ch.HasSessionTicket && len(ch.SessionTicket) > 0
 	h.OffersSession = h.OffersPSK || h.OffersTicket || (len(ch.SessionID) > 0 && !offers13(ch))
 	h.ECHOffered = ch.ECHOuter
+	if len(ch.KeyShares) > 0 {
+		h.ClientKeyShares = make([]tlsparse.NamedGroup, len(ch.KeyShares))
+		for i, ks := range ch.KeyShares {
+			h.ClientKeyShares[i] = ks.Group
+		}
+	}
 	h.Extensions = make([]uint16, len(ch.Extensions))
 	for i, e := range ch.Extensions {
 		h.Extensions[i] = uint16(e)
@@ -104,6 +110,22 @@ func (a *active) parseClientHello(body []byte) {
 	b = ch.JA4R(b[:0])
 	h.JA4R = string(b)
 	t.buf = b[:0]
+}
+
+// serverTTL notes the TTL of a packet from the server side (dir): the
+// SYN-ACK's if one was seen, else the first one's; and that of the RST or
+// FIN that ends its side.
+func (a *active) serverTTL(dir int, d *Decoded) {
+	h := &a.h
+	if h.ServerTTL == 0 {
+		h.ServerTTL = a.f.ttl[dir]
+		if h.ServerTTL == 0 && d.Flags&(tcpRST|tcpFIN) == 0 {
+			h.ServerTTL = d.TTL
+		}
+	}
+	if d.Flags&(tcpRST|tcpFIN) != 0 && h.EndTTL == 0 {
+		h.EndTTL = d.TTL
+	}
 }
 
 // offers13 reports whether the hello offers TLS 1.3 (whose clients send a

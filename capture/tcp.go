@@ -15,8 +15,12 @@ func (t *Tracker) segment(f *flow, dir int, d *Decoded) {
 		if f.syn&bit == 0 {
 			f.syn |= bit
 			f.isn[dir] = d.Seq + 1
+			f.ttl[dir] = d.TTL
 			if d.Flags&tcpACK == 0 && f.synTS == 0 {
 				f.synTS = t.now
+			}
+			if d.Flags&tcpACK != 0 && f.synackTS == 0 {
+				f.synackTS = t.now
 			}
 			if f.act != nil && !f.act.r[dir].synced {
 				f.act.r[dir].sync(d.Seq + 1)
@@ -39,6 +43,9 @@ func (t *Tracker) segment(f *flow, dir int, d *Decoded) {
 	}
 	a.h.Packets++
 	a.h.LastPacket = t.cur.Index
+	if a.client >= 0 && dir != a.client {
+		a.serverTTL(dir, d)
+	}
 	if t.cfg.PacketOut != nil {
 		a.save(t.cur)
 	}

@@ -142,6 +142,11 @@ type flow struct {
 	syn      uint8     // bit dir: a SYN was seen from that side
 	isn      [2]uint32 // first sequence number after each side's SYN
 	synTS    int64     // time of the client's SYN
+	synackTS int64     // time of the SYN-ACK, 0 if not seen
+	// ttl is the TTL (hop limit) of the first SYN or SYN-ACK from each
+	// side, 0 if none was seen: a RST or FIN with another TTL was sent by
+	// someone else (a middlebox).
+	ttl [2]uint8
 	// qcid identifies a QUIC flow's connection: a hash of the client's
 	// original DCID, so that a new connection on the same 4-tuple (an
 	// HTTP/3 client's shared UDP socket) is told from the decided one.

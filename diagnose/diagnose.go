@@ -27,6 +27,10 @@ const (
 	NoResponse           = "no_response"
 	ServerRefused        = "server_refused"
 	ClientRefused        = "client_refused"
+	MiddleboxReset       = "middlebox_reset"
+	// LargeHelloDropped needs other handshakes to the same server: the
+	// stage after diagnose (package across) adds it.
+	LargeHelloDropped = "large_hello_dropped"
 )
 
 // Severities.
@@ -57,7 +61,7 @@ type Hint struct {
 func FindingIDs() []string {
 	return []string{MissingSNI, MissingSNIResumed, UnknownName, SNIIsIP, VersionMismatch,
 		NoSharedCipher, UntrustedCertificate, ClosedAfterHandshake, PlaintextUpstream,
-		NoResponse, ServerRefused, ClientRefused}
+		NoResponse, ServerRefused, ClientRefused, MiddleboxReset, LargeHelloDropped}
 }
 
 // Diagnose returns the findings of one handshake, most important first, or
@@ -155,6 +159,9 @@ func (d *diag) run() {
 		d.closedAfterHandshake()
 	}
 
+	if f, ok := d.middlebox(); ok {
+		d.fs = slices.Insert(d.fs, 0, f)
+	}
 	if h.HasSNI && h.SNIIsIP {
 		f := d.sniIsIP(failed)
 		// On a refusal before any ServerHello the IP literal is the likely

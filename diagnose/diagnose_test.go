@@ -277,6 +277,22 @@ var cases = []struct {
 	{"server_refused/fin_after_server_hello", hello("", serverHello("TLS 1.2"), serverGone(false), func(h *handshake.Handshake) { h.ServerHelloSeen = true }),
 		want{ids: []string{ServerRefused}, contains: []string{"after its ServerHello"}}},
 
+	// A firewall between the two resets on the SNI (FIELD-NOTES, Beyond
+	// SNI 8): the RST has the router's TTL, the server's SYN-ACK another.
+	{"middlebox_reset/ttl", hello("blocked.example", serverGone(true), func(h *handshake.Handshake) { h.ServerTTL, h.EndTTL = 63, 64 }),
+		want{ids: []string{MiddleboxReset, ServerRefused}, contains: []string{"TTL 64", "TTL 63", "1 hop(s) nearer"}, nginx: "Connection reset by peer"}},
+	{"middlebox_reset/too_soon", hello("blocked.example", serverGone(true), func(h *handshake.Handshake) {
+		h.SYNTime, h.SYNACKTime = t0.Add(-50*time.Millisecond), t0.Add(-30*time.Millisecond)
+	}), want{ids: []string{MiddleboxReset, ServerRefused}, contains: []string{"0.2 ms after the ClientHello", "round trip was 20.0 ms"}}},
+	{"middlebox_reset/not_when_same_ttl_and_slow", hello("blocked.example", serverGone(true), func(h *handshake.Handshake) {
+		h.ServerTTL, h.EndTTL = 64, 64
+		h.SYNTime, h.SYNACKTime = t0.Add(-50*time.Millisecond), t0.Add(-49*time.Millisecond)
+		h.FirstAnswerTime = t0.Add(600 * time.Microsecond) // more than half the 1 ms round trip
+	}), want{ids: []string{ServerRefused}}},
+	{"middlebox_reset/not_on_loopback_timing", hello("blocked.example", serverGone(true), func(h *handshake.Handshake) {
+		h.SYNTime, h.SYNACKTime = t0.Add(-50*time.Millisecond), t0.Add(-49950*time.Microsecond)
+	}), want{ids: []string{ServerRefused}}},
+
 	// A ClientHello lost to a capture gap says nothing about SNI.
 	{"hello_not_decoded/rst", hello("", versions(), func(h *handshake.Handshake) { h.ClientLegacyVer = 0 }, serverGone(true)),
 		want{ids: []string{ServerRefused}, contains: []string{"could not be decoded"}}},

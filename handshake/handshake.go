@@ -166,6 +166,19 @@ type Handshake struct {
 
 	Alerts []AlertRecord
 
+	// TCP timing and TTLs, for telling the server's packets from a
+	// middlebox's: the SYN-ACK's time (zero if not captured), the TTL (IPv6
+	// hop limit) of the server's SYN-ACK or, without one, of its first
+	// packet after the hello, and the TTL of the server side's RST or FIN
+	// that ended the connection (0 when not seen).
+	SYNACKTime time.Time
+	ServerTTL  uint8
+	EndTTL     uint8
+
+	// ClientKeyShares are the groups of the ClientHello's key_share
+	// entries, in order (GREASE included).
+	ClientKeyShares []tlsparse.NamedGroup
+
 	// How TCP ended and who ended it.
 	ClientFIN, ServerFIN, ClientRST, ServerRST bool
 	// EndedBy is the side whose FIN or RST came first (SideNone if neither).

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hellowatch/hellowatch/across"
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
 )
@@ -68,6 +69,8 @@ type options struct {
 	logFormat   string
 	summary     string
 	maxFlows    int
+	maxServers  int
+	sumEvery    time.Duration
 	maxBuffer   int64
 	workers     int
 	immediate   bool
@@ -120,6 +123,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(newChoice(&o.logFormat, "auto", "text", "json", "auto"), "log-format", "log format on stderr: text, json, auto (json unless stderr is a terminal)")
 	fs.Var(newChoice(&o.summary, "auto", "auto", "always", "never"), "summary", "print the end summary to stderr: auto (with text output, or when capturing live), always, never")
 	fs.IntVar(&o.maxFlows, "max-flows", capture.DefaultMaxFlows, "most flows tracked at once (oldest evicted beyond)")
+	fs.IntVar(&o.maxServers, "max-servers", across.DefaultMaxServers, "most servers remembered for the findings across handshakes (oldest forgotten beyond)")
+	fs.DurationVar(&o.sumEvery, "summary-interval", 0, "live: also print the summary (and in JSON output its \"type\":\"summary\" line) every interval, e.g. 1m; 0 for only at the end")
 	fs.Int64Var(&o.maxBuffer, "max-buffer", capture.DefaultMaxBufferedBytes, "most `bytes` for the handshakes in progress: their state and what they hold for reassembly (out-of-order segments, partial handshake messages, QUIC CRYPTO data)")
 	fs.BoolVar(&o.immediate, "immediate-mode", false, "live: deliver each packet at once instead of in blocks of up to 100 ms (costs CPU at high rates)")
 	fs.IntVar(&o.workers, "workers", defaultWorkers(), "analyse flows on `N` worker goroutines (besides the one that reads packets)")

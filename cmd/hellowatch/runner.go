@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/hellowatch/hellowatch/across"
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
 	"github.com/hellowatch/hellowatch/handshake"
@@ -38,6 +39,7 @@ type runner struct {
 	text    *report.TextWriter
 	json    *report.JSONWriter
 	sum     *report.Summary
+	across  *across.Stage
 	metrics *report.Metrics
 	pcap    *pcapOut // -w, or nil
 
@@ -47,6 +49,7 @@ type runner struct {
 	start      time.Time
 	closers    []func() // undo the setup steps, last first
 
+	lastSum    time.Time // when the summary was last printed (--summary-interval)
 	reported   int
 	failedSeen bool
 	stop       atomic.Bool
@@ -176,6 +179,7 @@ func (r *runner) openOutput() error {
 		r.json = report.NewJSONWriter(r.out)
 	}
 	r.sum = report.NewSummary()
+	r.across = across.New(across.Config{MaxServers: r.o.maxServers})
 	return nil
 }
 
@@ -255,6 +259,10 @@ func (r *runner) finish(code int) int {
 	}
 	if o.summary == "always" || (o.summary == "auto" && (r.text != nil || r.live)) {
 		_ = r.sum.Write(r.stderr, r.stats())
+		_ = report.WriteSplits(r.stderr, r.across.Splits())
+		if r.json != nil && r.writeErr == nil {
+			r.writeSummaryJSON()
+		}
 	}
 	if code == exitOK && r.failedSeen {
 		code = exitFailures
@@ -282,9 +290,13 @@ func (r *runner) loop() int {
 			if r.text == nil {
 				r.out.Flush()
 			}
+			r.periodicSummary()
 			continue
 		}
 		r.tracker.Packet(p)
+		if p.Index&0x3ff == 0 {
+			r.periodicSummary()
+		}
 		if r.o.count > 0 && r.reported >= r.o.count {
 			return exitOK
 		}
@@ -295,9 +307,41 @@ func (r *runner) loop() int {
 	return exitOK
 }
 
-// emit receives each finished handshake from the tracker.
+// periodicSummary prints the summary every --summary-interval when live.
+func (r *runner) periodicSummary() {
+	if r.o.sumEvery <= 0 || !r.live {
+		return
+	}
+	now := time.Now()
+	if r.lastSum.IsZero() {
+		r.lastSum = now
+		return
+	}
+	if now.Sub(r.lastSum) < r.o.sumEvery {
+		return
+	}
+	r.lastSum = now
+	_ = r.sum.Write(r.stderr, r.stats())
+	_ = report.WriteSplits(r.stderr, r.across.Splits())
+	if r.json != nil {
+		r.writeSummaryJSON()
+	}
+}
+
+// writeSummaryJSON writes the "type":"summary" line to the JSON output.
+func (r *runner) writeSummaryJSON() {
+	b := r.sum.AppendSummaryJSON(nil, r.across.Splits())
+	b = append(b, '\n')
+	if _, err := r.out.Write(b); err == nil {
+		_ = r.out.Flush()
+	}
+}
+
+// emit receives each finished handshake from the tracker: diagnose judges
+// it alone, the across stage with what other handshakes to its server
+// showed.
 func (r *runner) emit(h *handshake.Handshake) {
-	fs := diagnose.Diagnose(h)
+	fs := r.across.Add(h, diagnose.Diagnose(h))
 	r.sum.Add(h, fs)
 	if r.metrics != nil {
 		r.metrics.Observe(h, fs)
