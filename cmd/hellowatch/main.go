@@ -70,6 +70,7 @@ type options struct {
 	summary     string
 	maxFlows    int
 	maxServers  int
+	cpuProfile  string
 	sumEvery    time.Duration
 	maxBuffer   int64
 	workers     int
@@ -123,6 +124,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(newChoice(&o.logFormat, "auto", "text", "json", "auto"), "log-format", "log format on stderr: text, json, auto (json unless stderr is a terminal)")
 	fs.Var(newChoice(&o.summary, "auto", "auto", "always", "never"), "summary", "print the end summary to stderr: auto (with text output, or when capturing live), always, never")
 	fs.IntVar(&o.maxFlows, "max-flows", capture.DefaultMaxFlows, "most flows tracked at once (oldest evicted beyond)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (runtime/pprof) of the run to `FILE`, for `go tool pprof`")
 	fs.IntVar(&o.maxServers, "max-servers", across.DefaultMaxServers, "most servers remembered for the findings across handshakes (oldest forgotten beyond)")
 	fs.DurationVar(&o.sumEvery, "summary-interval", 0, "live: also print the summary (and in JSON output its \"type\":\"summary\" line) every interval, e.g. 1m; 0 for only at the end")
 	fs.Int64Var(&o.maxBuffer, "max-buffer", capture.DefaultMaxBufferedBytes, "most `bytes` for the handshakes in progress: their state and what they hold for reassembly (out-of-order segments, partial handshake messages, QUIC CRYPTO data)")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -65,7 +66,7 @@ func (r *runner) run() int {
 	r.start = time.Now()
 	defer r.close()
 	for _, step := range []func() error{
-		r.openSource, r.listenMetrics, r.dropPrivileges, r.openPcapOut,
+		r.startProfile, r.openSource, r.listenMetrics, r.dropPrivileges, r.openPcapOut,
 		r.openOutput, r.startPipeline, r.serveMetrics, r.handleSignals,
 	} {
 		if err := step(); err != nil {
@@ -85,6 +86,26 @@ func (r *runner) close() {
 }
 
 func (r *runner) onClose(f func()) { r.closers = append(r.closers, f) }
+
+// startProfile starts the --cpuprofile CPU profile; close stops it.
+func (r *runner) startProfile() error {
+	if r.o.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(r.o.cpuProfile)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	r.onClose(func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	})
+	return nil
+}
 
 // openSource opens the interface (-i) or the files (-r) with the filter.
 func (r *runner) openSource() error {
