@@ -540,6 +540,9 @@ for name in "${ORDER[@]}"; do
 	cp "$OUT/$name" "$SAMPLES/$name"
 done
 
+# The README's later "## " sections belong to the other make-*-samples.sh
+# scripts: keep them.
+OTHERS=$(awk '/^## /{f=1} f' "$SAMPLES/README.md" 2>/dev/null || true)
 {
 	cat <<'EOF'
 # samples
@@ -566,6 +569,10 @@ EOF
 	done
 	echo
 	echo "Made on $(. /etc/os-release && echo "$PRETTY_NAME") with $(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{print "HAProxy " $3}'), Caddy $(caddy version | awk '{print $1}'), $(openssl version | awk '{print $1, $2}'), curl $(curl -V | head -1 | awk '{print $2}'), $(go version | awk '{print $3}'), tcpdump $(tcpdump --version 2>&1 | head -1 | awk '{print $3}')."
+	if [ -n "$OTHERS" ]; then
+		echo
+		printf '%s\n' "$OTHERS"
+	fi
 } >"$SAMPLES/README.md"
 
 echo "== done in $(($(date +%s) - START)) s; nginx and client log: see $LOG (KEEP_WORK=1 keeps it)"
