@@ -234,7 +234,7 @@ func (s *Stage) Add(h *handshake.Handshake, fs []diagnose.Finding) []diagnose.Fi
 		sv.smallOK++
 		sv.largestOK = max(sv.largestOK, h.HelloLen)
 	}
-	if f, ok := s.largeHello(sv, h, failed); ok {
+	if f, ok := s.largeHello(sv, h, fs, failed); ok {
 		fs = slices.Insert(fs, 0, f)
 	}
 	return s.addEvidence(sv, h, fs)

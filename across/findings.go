@@ -27,7 +27,7 @@ var largeHelloHints = []diagnose.Hint{
 // without any TLS answer: an error when single-segment hellos to the same
 // server worked and no multi-segment one did, a warning (the pattern
 // alone) before any success was seen.
-func (s *Stage) largeHello(sv *server, h *handshake.Handshake, failed bool) (diagnose.Finding, bool) {
+func (s *Stage) largeHello(sv *server, h *handshake.Handshake, fs []diagnose.Finding, failed bool) (diagnose.Finding, bool) {
 	if h.Transport != handshake.TransportTCP || h.HelloSegments < 2 {
 		return diagnose.Finding{}, false
 	}
@@ -40,7 +40,7 @@ func (s *Stage) largeHello(sv *server, h *handshake.Handshake, failed bool) (dia
 	default:
 		return diagnose.Finding{}, false
 	}
-	if h.ServerHelloSeen || !h.HasSNI || len(h.Alerts) > 0 {
+	if h.ServerHelloSeen || !h.HasSNI || len(h.Alerts) > 0 || hasFinding(fs, diagnose.MiddleboxReset) {
 		return diagnose.Finding{}, false
 	}
 	sv.largeDropped++
@@ -84,6 +84,15 @@ func (s *Stage) largeHello(sv *server, h *handshake.Handshake, failed bool) (dia
 		f.NginxLog = "upstream timed out (110: Connection timed out) while SSL handshaking to upstream"
 	}
 	return f, true
+}
+
+func hasFinding(fs []diagnose.Finding, id string) bool {
+	for i := range fs {
+		if fs[i].ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // supports names the finding each split attribute is evidence for.

@@ -44,6 +44,36 @@ type active struct {
 	savedBytes int
 
 	quic *quicConn // a QUIC flow's connection state; nil for TCP
+
+	// earlyEnd is set when the server's side sent a RST or FIN before the
+	// ClientHello was whole (earlyEndTS is when): the record waits for the
+	// rest of the hello, then ends as the server ended it.
+	earlyEnd   uint8
+	earlyEndTS int64
+}
+
+// earlyEnd values.
+const (
+	earlyRST = 1 + iota
+	earlyFIN
+)
+
+// earlyOutcome notes the server's early RST or FIN in the record and
+// returns its outcome.
+func (a *active) earlyOutcome() handshake.Outcome {
+	h := &a.h
+	if h.EndedBy == handshake.SideNone {
+		h.EndedBy = handshake.SideServer
+	}
+	if h.FirstAnswerTime.IsZero() {
+		h.FirstAnswerTime = ts(a.earlyEndTS)
+	}
+	if a.earlyEnd == earlyRST {
+		h.ServerRST = true
+		return a.serverEndOutcome(handshake.OutcomeServerReset)
+	}
+	h.ServerFIN = true
+	return a.serverEndOutcome(handshake.OutcomeServerClosed)
 }
 
 // acquire gives f its handshake state, or returns nil when extra more

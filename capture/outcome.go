@@ -22,6 +22,17 @@ func (t *Tracker) establish(f *flow) {
 // reset handles a RST from direction dir.
 func (t *Tracker) reset(f *flow, a *active, dir int) {
 	if a.side(dir) == handshake.SideNone {
+		if a.helloDir != 0 && dir != a.helloDir-1 && f.syn != 0 {
+			// The server's side resets a hello that is not whole yet (an
+			// SNI router that decided on the first segment): the rest may
+			// still be captured, so the record waits for it; decide or the
+			// hello's completion settles the outcome. (Without the
+			// connection's SYN, this is the tail of a connection already
+			// decided and forgotten, e.g. retransmissions after a RST.)
+			a.earlyEnd = earlyRST
+			a.earlyEndTS = t.now
+			return
+		}
 		t.remove(f)
 		return
 	}
@@ -94,9 +105,16 @@ func (t *Tracker) decideAlert(f *flow, side handshake.Side) {
 // checkFIN decides a flow once a FIN's direction is fully delivered.
 func (t *Tracker) checkFIN(f *flow, a *active) {
 	if a.client < 0 {
-		if a.helloDir != 0 {
-			// The connection ends before its ClientHello could be read whole.
+		if a.helloDir == 0 {
+			return
+		}
+		if a.r[a.helloDir-1].finSeen {
+			// The client ends before its ClientHello could be read whole.
 			t.decide(f, handshake.OutcomeIncomplete)
+		} else if a.earlyEnd == 0 && a.r[2-a.helloDir].finSeen {
+			// The server's FIN before the hello is whole: wait for the rest.
+			a.earlyEnd = earlyFIN
+			a.earlyEndTS = t.now
 		}
 		return
 	}
@@ -153,6 +171,12 @@ func (t *Tracker) decide(f *flow, o handshake.Outcome) {
 	if a.client < 0 && a.helloDir != 0 {
 		a.partialHello()
 		o = handshake.OutcomeIncomplete
+		if a.earlyEnd != 0 && a.serverBytes == 0 {
+			// The server ended it before the hello was whole, without a
+			// word, and the rest never came. (Server bytes held behind a
+			// hole in the hello are an answer the capture cannot read.)
+			o = a.earlyOutcome()
+		}
 	}
 	if a.client < 0 {
 		f.state = stIgnored

@@ -43,7 +43,7 @@ func (t *Tracker) segment(f *flow, dir int, d *Decoded) {
 	}
 	a.h.Packets++
 	a.h.LastPacket = t.cur.Index
-	if a.client >= 0 && dir != a.client {
+	if c := a.client; c >= 0 && dir != c || c < 0 && a.helloDir != 0 && dir != a.helloDir-1 {
 		a.serverTTL(dir, d)
 	}
 	if t.cfg.PacketOut != nil {
@@ -59,6 +59,10 @@ func (t *Tracker) segment(f *flow, dir int, d *Decoded) {
 	}
 	if !a.decided && d.Flags&tcpRST != 0 {
 		t.reset(f, a, dir)
+	}
+	if !a.decided && a.client >= 0 && a.earlyEnd == earlyRST && f.state == stHandshake {
+		// The hello is whole now, after the server's early RST.
+		t.decide(f, a.earlyOutcome())
 	}
 	if !a.decided && (a.r[0].finSeen || a.r[1].finSeen) {
 		t.checkFIN(f, a)

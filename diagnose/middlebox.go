@@ -34,9 +34,13 @@ func (d *diag) middlebox() (Finding, bool) {
 		ev = append(ev, "the "+what+" arrived with TTL "+strconv.Itoa(int(h.EndTTL))+", the server's SYN-ACK with TTL "+strconv.Itoa(int(h.ServerTTL))+
 			": another box, "+hops(h.ServerTTL, h.EndTTL)+", sent it")
 	}
-	if !h.SYNTime.IsZero() && !h.SYNACKTime.IsZero() && !h.FirstAnswerTime.IsZero() && !h.ClientHelloTime.IsZero() {
+	answer := h.FirstAnswerTime // the server's first byte, FIN or RST after the hello
+	if answer.IsZero() {
+		answer = h.EndTime // a RST or FIN alone decides the flow when it comes
+	}
+	if !h.SYNTime.IsZero() && !h.SYNACKTime.IsZero() && !answer.IsZero() && !h.ClientHelloTime.IsZero() {
 		rtt := h.SYNACKTime.Sub(h.SYNTime)
-		after := h.FirstAnswerTime.Sub(h.ClientHelloTime)
+		after := answer.Sub(h.ClientHelloTime)
 		if rtt >= minRTTForTiming && after >= 0 && after < rtt/2 {
 			ev = append(ev, "the "+what+" came "+fmtDur(after)+" after the ClientHello, sooner than the server could answer (the SYN/SYN-ACK round trip was "+fmtDur(rtt)+")")
 		}
