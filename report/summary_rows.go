@@ -91,21 +91,13 @@ func (r *ServerRow) key() serverKey {
 
 // Rows returns a copy of every (server, SNI) row, in no particular order.
 // now is the clock for Rate, which then counts the handshakes of the last
-// RateWindow before it: the current time when capturing live, Latest when
-// replaying a file at its pace. Zero gives each row's average over the
+// RateWindow before it: the current time when capturing live, the capture
+// time reached when replaying a file at its pace. Zero gives each row's average over the
 // whole capture, from the first record to the last (at least a second).
 func (s *Summary) Rows(now time.Time) []ServerRow {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rowsLocked(now)
-}
-
-// Latest returns the latest record time seen (EndTime, else the
-// ClientHello's time): how far a capture has got in its own time.
-func (s *Summary) Latest() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.last
 }
 
 func (s *Summary) rowsLocked(now time.Time) []ServerRow {

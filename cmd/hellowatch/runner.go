@@ -308,7 +308,7 @@ func (r *runner) loop() int {
 			return exitError
 		}
 		if p == nil {
-			r.tracker.Advance(time.Now())
+			r.tracker.Advance(sourceNow(r.src))
 			if r.text == nil {
 				r.out.Flush()
 			}

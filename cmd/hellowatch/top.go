@@ -146,11 +146,13 @@ func (v *topView) run(r *runner) int {
 	// --pace (capture time); over the whole capture for a file read at
 	// full speed, and once the capture is over.
 	clock := func() time.Time { return time.Time{} }
-	switch {
-	case r.live:
-		clock = time.Now
-	case r.o.pace:
-		clock = r.sum.Latest
+	switch src := r.src.(type) {
+	case *pacedSource:
+		clock = src.Now
+	default:
+		if r.live {
+			clock = time.Now
+		}
 	}
 	err := top.Run(top.Config{
 		Fetch: func() top.Snapshot {
@@ -194,34 +196,76 @@ func sourceLabel(o options) string {
 // pacedSource hands out a file's packets at the pace they were captured
 // (top --pace): each one when as much time has passed since the first as
 // between their timestamps. Each file starts afresh, so that files taken
-// days apart replay one after the other.
+// days apart replay one after the other. Every pacedTick it returns no
+// packet, as a live source does on its read timeout, so that the loop
+// advances the pipeline to Now (capture time, not the wall clock) and the
+// records decided meanwhile come out while the replay waits.
 type pacedSource struct {
 	capture.Source
-	stop  <-chan struct{} // closed when the view quits
-	files uint64          // the file the pace is anchored in
-	first int64           // its first packet's time
-	start time.Time       // when that packet was handed out
+	stop     <-chan struct{} // closed when the view quits
+	files    uint64          // the file the pace is anchored in
+	anchored atomic.Bool
+	offset   atomic.Int64    // capture time minus wall time, ns
+	pending  *capture.Packet // the packet held back by a tick
+	tick     time.Time       // when Next last returned no packet
 }
 
+const pacedTick = 100 * time.Millisecond
+
 func (s *pacedSource) Next() (*capture.Packet, error) {
-	p, err := s.Source.Next()
-	if p == nil || err != nil {
-		return p, err
+	p := s.pending
+	s.pending = nil
+	if p == nil {
+		var err error
+		if p, err = s.Source.Next(); p == nil || err != nil {
+			return p, err
+		}
+		if f := s.Source.Stats().Files; !s.anchored.Load() || f != s.files {
+			s.files = f
+			s.offset.Store(p.TS - time.Now().UnixNano())
+			s.anchored.Store(true)
+			s.tick = time.Now()
+			return p, nil
+		}
 	}
-	if f := s.Source.Stats().Files; f != s.files || s.start.IsZero() {
-		s.files, s.first, s.start = f, p.TS, time.Now()
-		return p, nil
-	}
-	if d := time.Until(s.start.Add(time.Duration(p.TS - s.first))); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
+	due := time.Unix(0, p.TS-s.offset.Load())
+	for {
+		untilTick := pacedTick - time.Since(s.tick)
+		if untilTick <= 0 {
+			s.tick, s.pending = time.Now(), p
+			return nil, nil
+		}
+		wait := time.Until(due)
+		if wait <= 0 {
+			return p, nil
+		}
+		t := time.NewTimer(min(wait, untilTick))
 		select {
 		case <-t.C:
 		case <-s.stop:
+			t.Stop()
 			return nil, io.EOF
 		}
 	}
-	return p, nil
+}
+
+// Now is how far the replay has got, in capture time; zero before its
+// first packet. Safe from any goroutine.
+func (s *pacedSource) Now() time.Time {
+	if !s.anchored.Load() {
+		return time.Time{}
+	}
+	return time.Unix(0, time.Now().UnixNano()+s.offset.Load()).UTC()
+}
+
+// sourceNow is the time the loop advances the pipeline to when the source
+// has no packet: the wall clock for a live capture, the capture time
+// reached for a paced replay.
+func sourceNow(src capture.Source) time.Time {
+	if p, ok := src.(*pacedSource); ok {
+		return p.Now()
+	}
+	return time.Now()
 }
 
 // lockedBuffer is a bytes.Buffer for several goroutines (the logger, the

@@ -2,18 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/internal/edge"
 )
 
 // topSample has a failing upstream (no SNI, refused with handshake_failure)
@@ -43,16 +48,35 @@ func TestTopNoTerminal(t *testing.T) {
 }
 
 // TestPacedSource: --pace hands a file's packets out no faster than they
-// were captured, and stops waiting at once when the view quits.
+// were captured, with a tick (no packet) at least every pacedTick so that
+// the pipeline's clock moves on in capture time, and stops waiting at once
+// when the view quits.
 func TestPacedSource(t *testing.T) {
-	path := filepath.Join("..", "..", "samples", "incident-missing-sni.pcap")
+	// 2 s: the client waits for an answer that does not come, then closes.
+	path := filepath.Join("..", "..", "samples", "no-sni-silent.pcap")
 	var first, last int64
-	n := 0
-	read := func(src capture.Source) error {
+	var n, ticks int
+	read := func(ps *pacedSource) error {
+		lastNow := time.Time{}
 		for {
-			p, err := src.Next()
+			p, err := ps.Next()
 			if err != nil {
 				return err
+			}
+			if p != nil && n > 0 && p.TS < last {
+				lastNow = time.Time{} // the next file: its own time
+			}
+			now := ps.Now()
+			if now.Before(lastNow) {
+				t.Errorf("Now went back from %v to %v", lastNow, now)
+			}
+			lastNow = now
+			if p == nil {
+				ticks++
+				if now.UnixNano() < first || now.UnixNano() > first+int64(3*time.Second) {
+					t.Errorf("tick at %v, outside the capture's time from %v", now, time.Unix(0, first))
+				}
+				continue
 			}
 			if n == 0 {
 				first = p.TS
@@ -71,12 +95,16 @@ func TestPacedSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	span := time.Duration(last - first)
-	if took := time.Since(start); n != 20 || took < span || took > span+time.Second {
+	took := time.Since(start)
+	if n == 0 || span < time.Second || took < span || took > span+time.Second {
 		t.Errorf("%d packets spanning %v replayed in %v", n, span, took)
+	}
+	if want := int(span / pacedTick); ticks < want-2 || ticks > want+2 {
+		t.Errorf("%d ticks in %v, want about %d", ticks, span, want)
 	}
 
 	// The same file twice in a row: the second starts afresh, not at the
-	// pace of the first file's time; and closing stop ends the wait.
+	// pace of the first file's time; closing stop ends the wait at once.
 	src2, err := capture.OpenFiles([]string{path, path})
 	if err != nil {
 		t.Fatal(err)
@@ -84,12 +112,13 @@ func TestPacedSource(t *testing.T) {
 	defer src2.Close()
 	stop := make(chan struct{})
 	time.AfterFunc(span*3/2, func() { close(stop) })
+	perFile := n
 	n, start = 0, time.Now()
 	if err := read(&pacedSource{Source: src2, stop: stop}); !errors.Is(err, io.EOF) {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); n < 21 || n >= 40 || took > span*3/2+time.Second {
-		t.Errorf("stopped after %v with %d packets", took, n)
+	if took := time.Since(start); n <= perFile || n >= 2*perFile || took > span*3/2+200*time.Millisecond {
+		t.Errorf("stopped after %v with %d packets (%d per file)", took, n, perFile)
 	}
 }
 
@@ -112,7 +141,15 @@ func newTmux(t *testing.T) *tmux {
 
 func (x *tmux) run(args ...string) string {
 	x.t.Helper()
-	out, err := exec.Command(x.bin, append([]string{"-S", x.sock}, args...)...).CombinedOutput()
+	cmd := exec.Command(x.bin, append([]string{"-S", x.sock}, args...)...)
+	// The server the first command starts passes this on to the pane:
+	// no HELLOWATCH_* from the caller's shell, no NO_COLOR unless asked.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HELLOWATCH_") && !strings.HasPrefix(kv, "NO_COLOR=") && !strings.HasPrefix(kv, "TMUX") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		x.t.Fatalf("tmux %q: %v\n%s", args, err, out)
 	}
@@ -309,5 +346,65 @@ func TestTopTmux(t *testing.T) {
 	b, errB := os.ReadFile(mainPcap)
 	if errA != nil || errB != nil || len(a) < 100 || !bytes.Equal(a, b) {
 		t.Errorf("-w: top wrote %d bytes (%v), the main command %d (%v)", len(a), errA, len(b), errB)
+	}
+}
+
+// TestTopLive captures on lo under the view while real TLS handshakes
+// happen (crypto/tls clients; the Cloudflare-like edge refusing SNI-less
+// hellos; a server with SNI answering): the refused upstream comes on top
+// with its finding, the header counts the kernel's drops, /metrics counts
+// the handshakes as for the main command, and q stops the capture at once.
+func TestTopLive(t *testing.T) {
+	sidecarNeedRoot(t)
+	x := newTmux(t)
+	bin := buildHellowatch(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const goodName, edgeName = "good.top.test", "edge.top.test"
+	good := tlsServer(t, ctx, goodName)
+	edgeLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = edge.Serve(ctx, edgeLn, edge.Config{Mode: edge.ModeCloudflare, Names: []string{edgeName}}) }()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := mln.Addr().String()
+	mln.Close()
+
+	dir := t.TempDir()
+	x.start(dir, fmt.Sprintf("%s top -i lo --metrics-addr %s \"tcp and (port %d or port %d)\"", bin, metrics, portOf(t, good), portOf(t, edgeLn)))
+	x.waitFor("-i lo: live")
+	for range 3 {
+		refusedHandshake(t, edgeLn.Addr().String())
+	}
+	for range 2 {
+		goodHandshake(t, good.Addr().String(), goodName, 0)
+	}
+	edgeRow := regexp.MustCompile(`> 127\.0\.0\.1:` + strconv.Itoa(portOf(t, edgeLn)) + ` +\(no SNI\) .* 3 +100% .*missing_sni 3 +server fatal`)
+	screen := x.wait("the refused upstream on top", func(s string) bool {
+		return edgeRow.MatchString(s) && strings.Contains(s, `"`+goodName+`"`)
+	})
+	if !regexp.MustCompile(`kernel drops \d+ · flows tracked \d+`).MatchString(screen) || !strings.Contains(screen, "5 handshakes, 3 failed") {
+		t.Errorf("header:\n%s", screen)
+	}
+	if v, _ := metricValue(scrape(t, "http://"+metrics), "hellowatch_handshakes_total", nil); v != 5 {
+		t.Errorf("hellowatch_handshakes_total = %v, want 5", v)
+	}
+	x.run("send-keys", "-t", "top", "Enter")
+	x.waitFor("fix: nginx: add `proxy_ssl_server_name on;`")
+	quit := time.Now()
+	x.run("send-keys", "-t", "top", "q")
+	if code := exitCode(t, dir); code != "0" {
+		t.Errorf("q: exit %s", code)
+	}
+	if d := time.Since(quit); d > 2*time.Second {
+		t.Errorf("q took %v to end the live capture", d)
+	}
+	stderr, _ := os.ReadFile(filepath.Join(dir, "stderr"))
+	if !strings.Contains(string(stderr), "== hellowatch summary: 5 handshakes, 2 established, 3 failed, 0 incomplete") {
+		t.Errorf("end summary:\n%s", stderr)
 	}
 }
