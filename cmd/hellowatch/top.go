@@ -204,8 +204,10 @@ type pacedSource struct {
 	capture.Source
 	stop     <-chan struct{} // closed when the view quits
 	files    uint64          // the file the pace is anchored in
+	start    time.Time       // when its first packet was handed out (monotonic)
+	first    int64           // that packet's time
 	anchored atomic.Bool
-	offset   atomic.Int64    // capture time minus wall time, ns
+	offset   atomic.Int64    // capture time minus wall time, ns, for Now
 	pending  *capture.Packet // the packet held back by a tick
 	tick     time.Time       // when Next last returned no packet
 }
@@ -221,14 +223,14 @@ func (s *pacedSource) Next() (*capture.Packet, error) {
 			return p, err
 		}
 		if f := s.Source.Stats().Files; !s.anchored.Load() || f != s.files {
-			s.files = f
-			s.offset.Store(p.TS - time.Now().UnixNano())
+			s.files, s.first, s.start = f, p.TS, time.Now()
+			s.offset.Store(p.TS - s.start.UnixNano())
 			s.anchored.Store(true)
-			s.tick = time.Now()
+			s.tick = s.start
 			return p, nil
 		}
 	}
-	due := time.Unix(0, p.TS-s.offset.Load())
+	due := s.start.Add(time.Duration(p.TS - s.first)) // on the monotonic clock
 	for {
 		untilTick := pacedTick - time.Since(s.tick)
 		if untilTick <= 0 {
