@@ -133,10 +133,8 @@ func (m *Metrics) Observe(h *handshake.Handshake, fs []diagnose.Finding) {
 		}
 		m.alerts.WithLabelValues(sender, level, desc).Inc()
 	}
-	if !h.FirstAnswerTime.IsZero() && !h.ClientHelloTime.IsZero() {
-		if d := h.FirstAnswerTime.Sub(h.ClientHelloTime); d >= 0 {
-			m.answer.Observe(d.Seconds())
-		}
+	if d, ok := answerTime(h); ok {
+		m.answer.Observe(d.Seconds())
 	}
 }
 

@@ -58,9 +58,9 @@ func (s *Summary) AppendSummaryJSON(dst []byte, splits []across.Split) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, c.name, false)
+		dst = appendJSONString(dst, c.Name, false)
 		dst = append(dst, ':')
-		dst = strconv.AppendUint(dst, c.n, 10)
+		dst = strconv.AppendUint(dst, c.N, 10)
 	}
 	dst = append(dst, `},"servers":[`...)
 	for i, sp := range splits {

@@ -55,8 +55,15 @@ type serverKey struct {
 type serverRow struct {
 	key      serverKey
 	total    uint64
+	failed   uint64
 	outcomes [8]uint64
 	findings map[string]uint64
+	rate     rateWindow
+	timed    uint64      // handshakes with a record time (the rate counts them)
+	answers  *answerHist // nil until an answer was timed
+	lastEnd  string      // EndText of the latest failed handshake
+	recent   []Record    // the latest failed handshakes (KeepFailed), a ring
+	next     int         // where recent's next record goes once it is full
 }
 
 // Summary aggregates handshakes for the end-of-run report. Its memory is
@@ -70,6 +77,9 @@ type Summary struct {
 	findings map[string]uint64
 	example  map[string]serverKey // first server seen per finding
 	maxRows  int
+	keep     int       // failed records kept per row (KeepFailed)
+	first    time.Time // earliest record time seen
+	last     time.Time // latest record time seen
 }
 
 // NewSummary returns an empty Summary.
@@ -80,6 +90,17 @@ func NewSummary() *Summary {
 		example:  make(map[string]serverKey),
 		maxRows:  MaxSummaryServers,
 	}
+}
+
+// KeepFailed makes the Summary keep the n latest failed handshakes of each
+// (server, SNI) row with their findings, for a view that shows them (Rows'
+// Recent); 0, the default, keeps none. Call it before the first Add. The
+// records are held, not copied: at most n per row and MaxSummaryServers
+// rows.
+func (s *Summary) KeepFailed(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keep = max(n, 0)
 }
 
 // Add counts one handshake and its findings.
@@ -116,6 +137,35 @@ func (s *Summary) Add(h *handshake.Handshake, fs []diagnose.Finding) {
 	s.outcomes[o]++
 	r.total++
 	r.outcomes[o]++
+	if t := recordTime(h); !t.IsZero() {
+		if s.first.IsZero() || t.Before(s.first) {
+			s.first = t
+		}
+		if t.After(s.last) {
+			s.last = t
+		}
+		r.rate.add(t)
+		r.timed++
+	}
+	if d, ok := answerTime(h); ok {
+		if r.answers == nil {
+			r.answers = new(answerHist)
+		}
+		r.answers.add(d)
+	}
+	if h.Outcome != handshake.OutcomeIncomplete && Failed(h, fs) {
+		r.failed++
+		r.lastEnd = EndText(h)
+		if s.keep > 0 {
+			rec := Record{Handshake: h, Findings: fs}
+			if len(r.recent) < s.keep {
+				r.recent = append(r.recent, rec)
+			} else {
+				r.recent[r.next] = rec
+				r.next = (r.next + 1) % len(r.recent)
+			}
+		}
+	}
 	for i := range fs {
 		id := fs[i].ID
 		s.findings[id]++
@@ -140,21 +190,23 @@ func (k serverKey) String() string {
 	return k.server.String() + " " + name
 }
 
-type count struct {
-	name string
-	n    uint64
+// Count is a word (an outcome, a finding ID) and how often it was seen.
+type Count struct {
+	Name string
+	N    uint64
 }
 
-func ranked(m map[string]uint64) []count {
-	out := make([]count, 0, len(m))
+// ranked returns m's entries, most frequent first, then by name.
+func ranked(m map[string]uint64) []Count {
+	out := make([]Count, 0, len(m))
 	for k, v := range m {
-		out = append(out, count{k, v})
+		out = append(out, Count{k, v})
 	}
-	slices.SortFunc(out, func(a, b count) int {
-		if c := cmp.Compare(b.n, a.n); c != 0 {
+	slices.SortFunc(out, func(a, b Count) int {
+		if c := cmp.Compare(b.N, a.N); c != 0 {
 			return c
 		}
-		return strings.Compare(a.name, b.name)
+		return strings.Compare(a.Name, b.Name)
 	})
 	return out
 }
@@ -187,20 +239,17 @@ func (s *Summary) Write(w io.Writer, st Stats) error {
 		b.WriteString("\nfindings (most frequent first):\n")
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		for _, c := range ranked(s.findings) {
-			fmt.Fprintf(tw, "  %s\t%d\te.g. %s\n", c.name, c.n, s.example[c.name])
+			fmt.Fprintf(tw, "  %s\t%d\te.g. %s\n", c.Name, c.N, s.example[c.Name])
 		}
 		tw.Flush()
 	}
 	if len(s.rows) > 0 {
-		rows := make([]*serverRow, 0, len(s.rows))
-		for _, r := range s.rows {
-			rows = append(rows, r)
-		}
-		slices.SortFunc(rows, func(a, b *serverRow) int {
-			if c := cmp.Compare(b.total, a.total); c != 0 {
+		rows := s.rowsLocked(time.Time{})
+		slices.SortFunc(rows, func(a, b ServerRow) int {
+			if c := cmp.Compare(b.Total, a.Total); c != 0 {
 				return c
 			}
-			return strings.Compare(a.key.String(), b.key.String())
+			return strings.Compare(a.String(), b.String())
 		})
 		b.WriteString("\nper server (server, SNI):\n")
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
@@ -210,27 +259,19 @@ func (s *Summary) Write(w io.Writer, st Stats) error {
 				fmt.Fprintf(tw, "  ... %d more\t\t\t\t\n", len(rows)-i)
 				break
 			}
-			srv, sni := r.key.server.String(), "(no SNI)"
-			if r.key.other {
-				srv, sni = "(other servers)", "-"
-			} else if r.key.hasSNI {
-				sni = `"` + EscapeWire(r.key.sni) + `"`
-			}
 			var ocs []string
-			for _, o := range handshake.Outcomes() {
-				if n := r.outcomes[o]; n > 0 {
-					ocs = append(ocs, o.String()+"="+strconv.FormatUint(n, 10))
-				}
+			for _, c := range r.Outcomes {
+				ocs = append(ocs, c.Name+"="+strconv.FormatUint(c.N, 10))
 			}
 			var fcs []string
-			for _, c := range ranked(r.findings) {
-				fcs = append(fcs, c.name+"="+strconv.FormatUint(c.n, 10))
+			for _, c := range r.Findings {
+				fcs = append(fcs, c.Name+"="+strconv.FormatUint(c.N, 10))
 			}
 			fin := strings.Join(fcs, " ")
 			if fin == "" {
 				fin = "-"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", srv, sni, r.total, strings.Join(ocs, " "), fin)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", r.ServerText(), r.SNIText(), r.Total, strings.Join(ocs, " "), fin)
 		}
 		tw.Flush()
 	}
@@ -264,8 +305,8 @@ func (s *Summary) Write(w io.Writer, st Stats) error {
 func writeReasons(b *strings.Builder, title string, m map[string]uint64) {
 	var parts []string
 	for _, c := range ranked(m) {
-		if c.n > 0 {
-			parts = append(parts, EscapeWire(c.name)+" "+strconv.FormatUint(c.n, 10))
+		if c.N > 0 {
+			parts = append(parts, EscapeWire(c.Name)+" "+strconv.FormatUint(c.N, 10))
 		}
 	}
 	if len(parts) > 0 {

@@ -145,6 +145,23 @@ func (t *TextWriter) Write(h *handshake.Handshake, fs []diagnose.Finding) error 
 	return nil
 }
 
+// EndText says in a few words how a handshake ended, as its text line
+// does: the alert that tells the story ("server fatal
+// handshake_failure(40)"), for QUIC without one the CONNECTION_CLOSE or the
+// Version Negotiation ("server CONNECTION_CLOSE 0x0002"), else the outcome
+// word ("server_reset", "no_response").
+func EndText(h *handshake.Handshake) string {
+	if a := keyAlert(h); a != nil {
+		return AlertText(a)
+	}
+	if q := h.QUIC; q != nil {
+		if b := appendQUICEnd(nil, h, q); len(b) > 1 {
+			return string(b[1:]) // without its leading space
+		}
+	}
+	return h.Outcome.String()
+}
+
 // keyAlert returns the alert that tells the story: the first plaintext one,
 // else the last.
 func keyAlert(h *handshake.Handshake) *handshake.AlertRecord {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start, second command: the whole test suite. Installs what the tests
-# use (libpcap, nginx, HAProxy, Caddy, tcpdump, tshark, iproute2, staticcheck),
+# use (libpcap, nginx, HAProxy, Caddy, tcpdump, tshark, iproute2, tmux, staticcheck),
 # then runs gofmt, go vet, staticcheck and every test under the race detector
 # (the capture pipeline runs workers beside the reader), including the live
 # end-to-end incident test, which needs root (it says "skipped" otherwise)
@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-need_pkgs libpcap-dev gcc libc6-dev nginx haproxy caddy tcpdump tshark iproute2 openssl curl ca-certificates procps
+need_pkgs libpcap-dev gcc libc6-dev nginx haproxy caddy tcpdump tshark iproute2 openssl curl ca-certificates procps tmux
 need_go
 # Debian starts the packaged daemons; the tests run their own instances.
 $SUDO sh -c 'nginx -s stop 2>/dev/null; pkill -x haproxy 2>/dev/null; pkill -x caddy 2>/dev/null; true'

@@ -76,6 +76,7 @@ type options struct {
 	workers     int
 	immediate   bool
 	filter      string
+	top, pace   bool // hellowatch top (top.go), --pace
 }
 
 func getVersion() string {
@@ -138,6 +139,9 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 		fmt.Fprintf(stderr, "\nEvery flag can also be set with an environment variable: HELLOWATCH_<NAME>\n"+
 			"(e.g. HELLOWATCH_INTERFACE, HELLOWATCH_FILTER, HELLOWATCH_FORMAT, HELLOWATCH_METRICS_ADDR).\n"+
 			"Exit codes: 0 ok, 1 runtime error, 2 usage, 3 --fail-on findings seen.\n")
+	}
+	if o.top {
+		addTopFlags(fs, o)
 	}
 	return fs
 }
@@ -213,13 +217,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var o options
-	fs := newFlagSet(&o, stderr)
+	r, code := newRunner(&o, args, stdout, stderr)
+	if r == nil {
+		return code
+	}
+	return r.run()
+}
+
+// newRunner parses the flags, the environment and the filter words into o
+// and returns the run's runner; nil and the exit code when there is nothing
+// to run (-h, --version, -D, a usage error). Subcommands that capture as
+// the main command does (top) use it too.
+func newRunner(o *options, args []string, stdout, stderr io.Writer) (*runner, int) {
+	fs := newFlagSet(o, stderr)
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			return nil, exitOK
 		}
-		return exitUsage
+		return nil, exitUsage
 	}
 	if len(rest) > 0 && o.filter == "" {
 		// Filter words on the command line win over HELLOWATCH_FILTER.
@@ -228,11 +244,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := applyEnv(fs, os.Getenv); err != nil {
 		fmt.Fprintf(stderr, "hellowatch: %v\n", err)
-		return exitUsage
+		return nil, exitUsage
 	}
 	if o.showVersion {
 		fmt.Fprintf(stdout, "hellowatch %s\n", getVersion())
-		return exitOK
+		return nil, exitOK
 	}
 	if len(rest) > 0 {
 		if o.filter != "" {
@@ -240,27 +256,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		o.filter += strings.Join(rest, " ")
 	}
-	logger := newLogger(stderr, o)
+	logger := newLogger(stderr, *o)
 	if o.list {
-		return listInterfaces(stdout, stderr)
+		return nil, listInterfaces(stdout, stderr)
 	}
 	if (o.iface == "") == (len(o.files) == 0) {
 		fmt.Fprintln(stderr, "hellowatch: give exactly one of -i interface or -r file (see -h)")
-		return exitUsage
+		return nil, exitUsage
 	}
 	switch o.format {
 	case "auto", "text", "json":
 	default:
 		fmt.Fprintf(stderr, "hellowatch: --format must be text, json or auto, not %q\n", o.format)
-		return exitUsage
+		return nil, exitUsage
 	}
 	failOn, err := parseFailOn(o.failOn)
 	if err != nil {
 		fmt.Fprintf(stderr, "hellowatch: %v\n", err)
-		return exitUsage
+		return nil, exitUsage
 	}
-	r := &runner{o: o, stdout: stdout, stderr: stderr, log: logger, failOn: failOn}
-	return r.run()
+	return &runner{o: *o, stdout: stdout, stderr: stderr, log: logger, failOn: failOn}, exitOK
 }
 
 func newLogger(stderr io.Writer, o options) *slog.Logger {

@@ -43,6 +43,7 @@ type runner struct {
 	across  *across.Stage
 	metrics *report.Metrics
 	pcap    *pcapOut // -w, or nil
+	top     *topView // hellowatch top (top.go), or nil
 
 	metricsLn  net.Listener // --metrics-addr, bound before -Z; nil without it
 	metricsSrv *http.Server // --metrics-addr, or nil
@@ -74,7 +75,7 @@ func (r *runner) run() int {
 			return exitError
 		}
 	}
-	code := r.loop()
+	code := r.loopOrView()
 	return r.finish(code)
 }
 
@@ -307,7 +308,7 @@ func (r *runner) loop() int {
 			return exitError
 		}
 		if p == nil {
-			r.tracker.Advance(time.Now())
+			r.tracker.Advance(sourceNow(r.src))
 			if r.text == nil {
 				r.out.Flush()
 			}
@@ -388,7 +389,7 @@ func (r *runner) emit(h *handshake.Handshake) {
 	var err error
 	if r.text != nil {
 		err = r.text.Write(h, fs)
-	} else {
+	} else if r.json != nil { // top writes no lines
 		err = r.json.Write(h, fs)
 	}
 	if err == nil && r.live {
@@ -408,19 +409,14 @@ func (r *runner) emit(h *handshake.Handshake) {
 // failed reports whether a handshake counts as failed: not established, or
 // established with an error finding (e.g. closed at once by the client).
 func failed(h *handshake.Handshake, fs []diagnose.Finding) bool {
-	if h.Outcome != handshake.OutcomeEstablished {
-		return true
-	}
-	for _, f := range fs {
-		if f.Severity == "error" {
-			return true
-		}
-	}
-	return false
+	return report.Failed(h, fs)
 }
 
 // stats gathers the capture statistics for the summary and metrics.
 func (r *runner) stats() report.Stats {
+	if st := r.top.finalStats(); st != nil {
+		return *st // top: as the view showed them, not counting the time it stayed up
+	}
 	ts := r.tracker.Stats()
 	ss := r.src.Stats()
 	return report.Stats{
