@@ -359,6 +359,9 @@ func startWatcher(t *testing.T, bin string, args ...string) *watcher {
 		for sc.Scan() {
 			at := time.Now()
 			line := sc.Text()
+			if strings.HasPrefix(line, `{"type":"summary",`) {
+				continue // the summary line that ends a live run's output
+			}
 			r, err := parseRecord(line)
 			w.mu.Lock()
 			if err != nil {

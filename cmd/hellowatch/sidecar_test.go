@@ -185,6 +185,9 @@ func (p *hwProc) records(t *testing.T) []map[string]any {
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatalf("stdout line is not JSON: %v\n%s", err, sc.Text())
 		}
+		if m["type"] == "summary" {
+			continue // the summary line that ends a live run's JSON output
+		}
 		out = append(out, m)
 	}
 	return out
