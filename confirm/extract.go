@@ -1,0 +1,297 @@
+package confirm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/hellowatch/hellowatch/capture"
+	"github.com/hellowatch/hellowatch/diagnose"
+	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/tlsparse"
+)
+
+// Flow is one TCP handshake of the capture, with its findings.
+type Flow struct {
+	Record   *handshake.Handshake
+	Findings []diagnose.Finding
+}
+
+// Failed reports whether the handshake failed: it has a finding of error
+// severity.
+func (f *Flow) Failed() bool {
+	for _, x := range f.Findings {
+		if x.Severity == diagnose.SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// Capture holds the TCP handshakes of capture files, in the order of their
+// ClientHellos, read by [Load].
+type Capture struct {
+	Flows []Flow
+	files []string
+	temp  string // a spooled standard input, removed by Close
+}
+
+// Load reads capture files (pcap, pcapng, gzip; "-" for standard input,
+// which is spooled to a temporary file because the hello is read in a
+// second pass) through the same tracker and diagnosis as `hellowatch -r`.
+// timeout is the tracker's answer timeout (0: its default). The caller
+// must Close the result.
+func Load(files []string, timeout time.Duration) (*Capture, error) {
+	c := &Capture{files: slices.Clone(files)}
+	for i, f := range c.files {
+		if f != "-" {
+			continue
+		}
+		if c.temp != "" {
+			c.Close()
+			return nil, errors.New("confirm: standard input given twice")
+		}
+		tmp, err := os.CreateTemp("", "hellowatch-confirm-*.pcap")
+		if err != nil {
+			return nil, fmt.Errorf("confirm: spool standard input: %w", err)
+		}
+		c.temp = tmp.Name()
+		_, err = io.Copy(tmp, os.Stdin)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("confirm: spool standard input: %w", err)
+		}
+		c.files[i] = c.temp
+	}
+	src, err := capture.OpenFiles(c.files)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	defer src.Close()
+	tr := capture.NewTracker(capture.Config{
+		Timeout: timeout,
+		Emit: func(h *handshake.Handshake) {
+			if h.Transport == handshake.TransportTCP {
+				c.Flows = append(c.Flows, Flow{Record: h, Findings: diagnose.Diagnose(h)})
+			}
+		},
+	})
+	for {
+		p, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		if p != nil {
+			tr.Packet(p)
+		}
+	}
+	tr.Flush()
+	sort.SliceStable(c.Flows, func(i, j int) bool {
+		return c.Flows[i].Record.FirstPacket < c.Flows[j].Record.FirstPacket
+	})
+	return c, nil
+}
+
+// Close removes the spooled standard input, if any.
+func (c *Capture) Close() {
+	if c.temp != "" {
+		os.Remove(c.temp)
+		c.temp = ""
+	}
+}
+
+// ErrNoFlow reports that no handshake of the capture matches the selection.
+var ErrNoFlow = errors.New("confirm: no such handshake in the capture")
+
+// Select returns the handshake to confirm: the first one between client
+// and server when server is valid (an invalid client, or one with port 0,
+// matches any client of that server), else the first failed one.
+func (c *Capture) Select(client, server netip.AddrPort) (*Flow, error) {
+	for i := range c.Flows {
+		f := &c.Flows[i]
+		h := f.Record
+		switch {
+		case server.IsValid():
+			if h.Server != server {
+				continue
+			}
+			if client.IsValid() && client.Port() != 0 && h.Client != client {
+				continue
+			}
+			if client.IsValid() && client.Port() == 0 && h.Client.Addr() != client.Addr() {
+				continue
+			}
+		case !f.Failed():
+			continue
+		}
+		return f, nil
+	}
+	if server.IsValid() {
+		return nil, fmt.Errorf("%w: none from %v to %v (%d TCP handshakes read)", ErrNoFlow, client, server, len(c.Flows))
+	}
+	return nil, fmt.Errorf("%w: no failed TCP handshake among the %d read", ErrNoFlow, len(c.Flows))
+}
+
+// NamesFor returns the SNI host names other hellos to server carried, most
+// frequent first: the names a SNI-less client probably meant.
+func (c *Capture) NamesFor(server netip.AddrPort) []string {
+	count := map[string]int{}
+	var names []string
+	for _, f := range c.Flows {
+		h := f.Record
+		if h.Server != server || !h.HasSNI || h.SNIIsIP || h.SNIInvalid {
+			continue
+		}
+		if count[h.ServerName] == 0 {
+			names = append(names, h.ServerName)
+		}
+		count[h.ServerName]++
+	}
+	sort.SliceStable(names, func(i, j int) bool { return count[names[i]] > count[names[j]] })
+	return names
+}
+
+// Hello is a flow's ClientHello as its client sent it.
+type Hello struct {
+	// Records are the TLS records that carry the hello, byte for byte as
+	// captured: what the baseline sends.
+	Records []byte
+	// Body is the ClientHello body (it aliases Records when the hello is
+	// in one record); Version the first record's version.
+	Body    []byte
+	Version tlsparse.Version
+	// Segments are the hello's bytes in each TCP segment that carried
+	// them, in order.
+	Segments []int
+}
+
+// maxHelloBytes bounds the reassembly: the largest hello (64 KiB) in
+// records of 16 KiB, behind the 32 empty records OpenSSL accepts.
+const maxHelloBytes = 4 + tlsparse.MaxHandshakeLen + 5*5 + 32*5
+
+// Hello reads the flow's ClientHello out of the capture: a second pass over
+// the packets puts the client's bytes from the hello's first segment (the
+// record's FirstPacket) back in sequence order, retransmissions and
+// out-of-order segments included.
+func (c *Capture) Hello(f *Flow) (*Hello, error) {
+	h := f.Record
+	switch {
+	case h.Transport != handshake.TransportTCP:
+		return nil, errors.New("confirm: only TLS over TCP is replayed (this handshake is QUIC)")
+	case h.SSLv2Hello:
+		return nil, errors.New("confirm: the hello is SSLv2-compatible; only TLS record hellos are replayed")
+	case h.ClientHelloError != "":
+		return nil, fmt.Errorf("confirm: the ClientHello was not read whole: %s", h.ClientHelloError)
+	}
+	src, err := capture.OpenFiles(c.files)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	type seg struct {
+		off int
+		n   int
+	}
+	var (
+		buf     = make([]byte, maxHelloBytes)
+		have    = make([]bool, maxHelloBytes)
+		segs    []seg
+		origin  uint32
+		started bool
+		synSeq  uint32
+		sawSYN  bool
+		d       capture.Decoded
+	)
+	client, server := h.Client, h.Server
+	for {
+		p, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			continue
+		}
+		if p.Index > h.LastPacket {
+			break
+		}
+		if capture.DecodePacket(p.Link, p.Data, &d) != capture.SkipNone || d.Proto != capture.ProtoTCP {
+			continue
+		}
+		if d.Src.Unmap() != client.Addr() || d.SrcPort != client.Port() ||
+			d.Dst.Unmap() != server.Addr() || d.DstPort != server.Port() {
+			continue
+		}
+		if d.Flags&capture.TCPFlagSYN != 0 {
+			if p.Index <= h.FirstPacket {
+				synSeq, sawSYN = d.Seq+1, true
+			}
+			continue
+		}
+		if len(d.Payload) == 0 {
+			continue
+		}
+		if !started {
+			if p.Index < h.FirstPacket {
+				continue
+			}
+			origin, started = d.Seq, true
+		}
+		off := int(int32(d.Seq - origin))
+		if off < 0 || off >= maxHelloBytes {
+			continue
+		}
+		n := copy(buf[off:], d.Payload)
+		for i := off; i < off+n; i++ {
+			have[i] = true
+		}
+		segs = append(segs, seg{off, n})
+	}
+	if !started {
+		return nil, fmt.Errorf("confirm: the hello of %v -> %v is not in the capture's packets", client, server)
+	}
+	if sawSYN && synSeq != origin {
+		return nil, errors.New("confirm: the hello follows plaintext bytes (STARTTLS, a proxy's CONNECT, ...): only hellos that open the connection are replayed")
+	}
+	end := 0
+	for end < len(have) && have[end] {
+		end++
+	}
+	_, rv, n, err := tlsparse.ClientHelloFromRecords(buf[:end])
+	if err != nil {
+		if errors.Is(err, tlsparse.ErrIncomplete) {
+			return nil, fmt.Errorf("confirm: the hello of %v -> %v is missing segments in the capture", client, server)
+		}
+		return nil, fmt.Errorf("confirm: the hello of %v -> %v: %w", client, server, err)
+	}
+	hello := &Hello{Records: slices.Clone(buf[:n]), Version: rv}
+	if hello.Body, _, _, err = tlsparse.ClientHelloFromRecords(hello.Records); err != nil {
+		return nil, err // cannot happen: the same bytes parsed above
+	}
+	// Segments, in sequence order, each counted once.
+	sort.SliceStable(segs, func(i, j int) bool { return segs[i].off < segs[j].off })
+	covered := 0
+	for _, s := range segs {
+		lo, hi := max(s.off, covered), min(s.off+s.n, n)
+		if hi > lo {
+			hello.Segments = append(hello.Segments, hi-lo)
+			covered = hi
+		}
+	}
+	return hello, nil
+}
