@@ -213,6 +213,7 @@ func TestPlanFromRecord(t *testing.T) {
 	}
 	rec := *f.Record
 	rec.HasSNI, rec.ServerName = true, "abc.example.com"
+	hello.HasSNI, hello.ServerName = true, "abc.example.com" // pretend it had one
 	rec.Outcome, rec.Alerts = handshake.OutcomeServerClosed, nil
 	vs, err := Plan(&Flow{Record: &rec}, hello, Options{})
 	if err != nil || !slices.Equal(ids(vs), []string{VariantAsCaptured, VariantTwoSegments, VariantClassicGroups}) {
@@ -491,7 +492,7 @@ func TestHostileText(t *testing.T) {
 			Answer:       Answer{Kind: AnswerServerHello, ALPN: evil, Cert: &tlsparse.CertificateSummary{Subject: "CN=" + evil, SANs: []string{evil}}},
 			NameMismatch: true},
 	}
-	rep, err := NewReport(&Flow{Record: rec}, &Hello{}, "192.0.2.2:443", rs)
+	rep, err := NewReport(&Flow{Record: rec}, &Hello{HasSNI: true, ServerName: evil}, "192.0.2.2:443", rs)
 	if err != nil {
 		t.Fatal(err)
 	}

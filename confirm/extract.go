@@ -23,14 +23,24 @@ type Flow struct {
 }
 
 // Failed reports whether the handshake failed: it has a finding of error
-// severity.
+// severity, or the server ended it in the middle of the hello.
 func (f *Flow) Failed() bool {
 	for _, x := range f.Findings {
 		if x.Severity == diagnose.SeverityError {
 			return true
 		}
 	}
-	return false
+	return endedMidHello(f.Record)
+}
+
+// endedMidHello reports a handshake that the server ended (FIN or RST)
+// while the hello was not whole yet: an SNI router that decided on the
+// first segment. The tracker reports it incomplete, without findings (its
+// rest arrives after the server's FIN, when the record is already made);
+// confirm reads the rest from the capture.
+func endedMidHello(h *handshake.Handshake) bool {
+	return h.Outcome == handshake.OutcomeIncomplete && h.ClientHelloError != "" && !h.SSLv2Hello &&
+		(h.ServerFIN || h.ServerRST) && h.EndedBy == handshake.SideServer
 }
 
 // Capture holds the TCP handshakes of capture files, in the order of their
@@ -176,6 +186,10 @@ type Hello struct {
 	// Segments are the hello's bytes in each TCP segment that carried
 	// them, in order.
 	Segments []int
+	// HasSNI and ServerName are the hello's server_name (its first host
+	// name), as parsed from Body.
+	HasSNI     bool
+	ServerName string
 }
 
 // maxHelloBytes bounds the reassembly: the largest hello (64 KiB) in
@@ -193,8 +207,14 @@ func (c *Capture) Hello(f *Flow) (*Hello, error) {
 		return nil, errors.New("confirm: only TLS over TCP is replayed (this handshake is QUIC)")
 	case h.SSLv2Hello:
 		return nil, errors.New("confirm: the hello is SSLv2-compatible; only TLS record hellos are replayed")
-	case h.ClientHelloError != "":
+	case h.ClientHelloError != "" && !endedMidHello(h):
 		return nil, fmt.Errorf("confirm: the ClientHello was not read whole: %s", h.ClientHelloError)
+	}
+	// A hello the server cut short is read on past the record's end,
+	// until the client's next connection on the same ports.
+	last := h.LastPacket
+	if endedMidHello(h) {
+		last = ^uint64(0)
 	}
 	src, err := capture.OpenFiles(c.files)
 	if err != nil {
@@ -227,7 +247,7 @@ func (c *Capture) Hello(f *Flow) (*Hello, error) {
 		if p == nil {
 			continue
 		}
-		if p.Index > h.LastPacket {
+		if p.Index > last {
 			break
 		}
 		if capture.DecodePacket(p.Link, p.Data, &d) != capture.SkipNone || d.Proto != capture.ProtoTCP {
@@ -240,6 +260,8 @@ func (c *Capture) Hello(f *Flow) (*Hello, error) {
 		if d.Flags&capture.TCPFlagSYN != 0 {
 			if p.Index <= h.FirstPacket {
 				synSeq, sawSYN = d.Seq+1, true
+			} else if started {
+				break // the next connection
 			}
 			continue
 		}
@@ -283,6 +305,11 @@ func (c *Capture) Hello(f *Flow) (*Hello, error) {
 	if hello.Body, _, _, err = tlsparse.ClientHelloFromRecords(hello.Records); err != nil {
 		return nil, err // cannot happen: the same bytes parsed above
 	}
+	var ch tlsparse.ClientHello
+	if err := tlsparse.ParseClientHello(hello.Body, &ch); err != nil {
+		return nil, fmt.Errorf("confirm: the hello of %v -> %v: %w", client, server, err)
+	}
+	hello.HasSNI, hello.ServerName = ch.HasSNI, string(ch.ServerName())
 	// Segments, in sequence order, each counted once.
 	sort.SliceStable(segs, func(i, j int) bool { return segs[i].off < segs[j].off })
 	covered := 0

@@ -76,11 +76,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	h := r.Flow.Record
 	var b strings.Builder
 	sni := "no SNI"
-	if h.HasSNI {
-		sni = `"` + report.EscapeWire(h.ServerName) + `"`
+	if r.Hello.HasSNI {
+		sni = `"` + report.EscapeWire(r.Hello.ServerName) + `"`
 	}
 	if ids := findingIDs(r.Flow.Findings); len(ids) > 0 {
 		sni += ", " + strings.Join(ids, ", ")
+	} else if endedMidHello(h) {
+		sni += ", closed by the server before the hello was whole"
 	}
 	fmt.Fprintf(&b, "the ClientHello of %v → %v (%s), replayed to %s, one connection each:\n", h.Client, h.Server, sni, r.Target)
 	width := 0
@@ -178,12 +180,15 @@ type (
 		Target     string             `json:"target"`
 		ServerName *report.WireString `json:"server_name"`
 		Findings   []string           `json:"findings"`
-		Segments   []int              `json:"hello_segments"`
-		Variants   []jsonVariant      `json:"variants"`
-		Verdict    string             `json:"verdict"`
-		Text       string             `json:"verdict_text"`
-		Fix        *string            `json:"fix"`
-		FixedBy    *string            `json:"fixed_by"`
+		// EndedMidHello: the server closed before the hello was whole
+		// (the tracker reports such a flow incomplete, without findings).
+		EndedMidHello bool          `json:"ended_mid_hello"`
+		Segments      []int         `json:"hello_segments"`
+		Variants      []jsonVariant `json:"variants"`
+		Verdict       string        `json:"verdict"`
+		Text          string        `json:"verdict_text"`
+		Fix           *string       `json:"fix"`
+		FixedBy       *string       `json:"fixed_by"`
 	}
 	jsonVariant struct {
 		ID         string             `json:"id"`
@@ -248,10 +253,11 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	j := jsonReport{
 		Schema: "hellowatch-confirm/1", Client: h.Client.String(), Server: h.Server.String(), Target: r.Target,
 		Findings: findingIDs(r.Flow.Findings), Segments: r.Hello.Segments, Verdict: r.Verdict.String(),
-		Text: r.VerdictText(), Variants: []jsonVariant{},
+		EndedMidHello: endedMidHello(h),
+		Text:          r.VerdictText(), Variants: []jsonVariant{},
 	}
-	if h.HasSNI {
-		j.ServerName = wirep(h.ServerName)
+	if r.Hello.HasSNI {
+		j.ServerName = wirep(r.Hello.ServerName)
 		if j.ServerName == nil {
 			empty := report.WireString("")
 			j.ServerName = &empty

@@ -194,7 +194,7 @@ func (p *planner) name(different bool) (string, error) {
 	if p.opts.SNI != "" {
 		return p.opts.SNI, nil
 	}
-	own := p.f.Record.ServerName
+	own := p.hello.ServerName
 	for _, n := range p.opts.Names {
 		if !different || n != own {
 			return n, nil
@@ -244,7 +244,7 @@ func (p *planner) add(v Variant, e *tlsparse.HelloEdit) error {
 
 func (p *planner) sni(finding, fix, name string, checkCert bool) error {
 	label := "with SNI " + name
-	if p.f.Record.HasSNI {
+	if p.hello.HasSNI {
 		label = "with SNI " + name + " instead"
 	}
 	return p.add(Variant{ID: VariantSNI, Label: label, Finding: finding, Fix: fix, CheckCertName: checkCert},
@@ -320,11 +320,14 @@ func serverAlert(h *handshake.Handshake, d tlsparse.AlertDescription) bool {
 
 // looksDropped reports the pattern of a split hello that something in the
 // path refused: a hello of two or more segments with SNI present,
-// answered by a RST, a FIN or nothing (issue 13's large_hello_dropped on a
-// single handshake).
+// answered by a RST, a FIN or nothing, or cut short by the server's FIN
+// or RST (issue 13's large_hello_dropped on a single handshake).
 func looksDropped(h *handshake.Handshake, hello *Hello) bool {
-	if len(hello.Segments) < 2 || !h.HasSNI || h.ServerHelloSeen {
+	if len(hello.Segments) < 2 || !hello.HasSNI || h.ServerHelloSeen {
 		return false
+	}
+	if endedMidHello(h) {
+		return true
 	}
 	switch h.Outcome {
 	case handshake.OutcomeServerReset, handshake.OutcomeServerClosed, handshake.OutcomeNoResponse:

@@ -70,7 +70,9 @@ type Answer struct {
 	// Early is set when the answer came before the second part of a split
 	// hello was sent (which then was not).
 	Early bool
-	// After is the time from the end of sending to the answer.
+	// After is the time from sending the hello (its last part, when
+	// split) to the answer. It is taken before the write: after it, the
+	// scheduler may run the server first.
 	After time.Duration
 	// Err is why the connection could not be made (AnswerNone).
 	Err string
@@ -125,11 +127,12 @@ func Send(ctx context.Context, p Probe) Answer {
 			r.a.Early = true
 			return r.read(c, buf, n, err, sent, p.Timeout)
 		}
+		sent = time.Now()
 		if _, err := c.Write(p.Records[len(first):]); err != nil {
 			return r.failed(err, 0)
 		}
 	}
-	return r.read(c, buf, 0, nil, time.Now(), p.Timeout)
+	return r.read(c, buf, 0, nil, sent, p.Timeout)
 }
 
 // answerReader collects the first answer from the server's records.
