@@ -515,3 +515,43 @@ func TestHostileText(t *testing.T) {
 		t.Errorf("server_name %q", doc.ServerName)
 	}
 }
+
+// TestEndedMidHello reads a real capture of an SNI router (HAProxy, 50 ms
+// inspect-delay, made by cmd/hellowatch's TestConfirmLive -update) that
+// closed after the first segment of a Go client's post-quantum hello: the
+// tracker reports the flow incomplete, without findings; confirm takes it
+// as the failed one, reads the hello's second segment (which came after
+// the server's FIN and the client's own FIN) and plans the split-hello
+// variants.
+func TestEndedMidHello(t *testing.T) {
+	c, err := Load([]string{filepath.Join("testdata", "sni-router-split-hello.pcap")}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, err := c.Select(netip.AddrPort{}, netip.AddrPort{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Findings) != 0 || !endedMidHello(f.Record) || f.Record.HasSNI {
+		t.Fatalf("record: outcome %v findings %v", f.Record.Outcome, f.Findings)
+	}
+	hello, err := c.Hello(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hello.HasSNI || hello.ServerName != "abc.example.com" || !slices.Equal(hello.Segments, []int{1448, len(hello.Records) - 1448}) {
+		t.Errorf("hello: sni %q segments %v of %d", hello.ServerName, hello.Segments, len(hello.Records))
+	}
+	vs, err := Plan(f, hello, Options{})
+	if err != nil || !slices.Equal(ids(vs), []string{VariantAsCaptured, VariantTwoSegments, VariantClassicGroups}) {
+		t.Fatalf("%v %v", ids(vs), err)
+	}
+	// A record whose hello is cut short without the server ending it is
+	// not replayed.
+	rec := *f.Record
+	rec.ServerFIN, rec.EndedBy = false, 0
+	if _, err := c.Hello(&Flow{Record: &rec}); err == nil {
+		t.Error("an incomplete hello was replayed")
+	}
+}

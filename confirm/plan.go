@@ -270,9 +270,9 @@ func (p *planner) alpn(finding, fix string) error {
 		&tlsparse.HelloEdit{SetALPN: true, ALPN: [][]byte{[]byte("h2"), []byte("http/1.1")}})
 }
 
-const largeFix = "the hello must fit one TCP segment, or whatever is in between must wait for all of it: " +
-	"HAProxy routing on `req.ssl_sni`: `tcp-request content accept if { req.ssl_sni -m found }` after `tcp-request inspect-delay 5s`; " +
-	"as a stopgap on the client, classic key shares only (Go: `GODEBUG=tlsmlkem=0`; OpenSSL, curl: `--curves X25519:P-256`)"
+const largeFix = "the hello must fit one TCP segment, or what routes on its SNI must wait for all of it " +
+	"(HAProxy: `tcp-request inspect-delay 5s` with `tcp-request content accept if { req.ssl_hello_type 1 }`, which waits for the whole hello); " +
+	"as a stopgap on the client, classic key shares only (Go: `GODEBUG=tlsmlkem=0`; curl: `--curves X25519:P-256`)"
 
 func (p *planner) large(finding, fix string) error {
 	if fix == "" {

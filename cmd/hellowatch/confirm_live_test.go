@@ -259,12 +259,13 @@ func cfWriteCert(t *testing.T, e *cfEnv) {
 
 // cfServers starts every server in the server namespace.
 func cfServers(t *testing.T, e *cfEnv) {
-	// HAProxy: strict-sni (8443), and an SNI router in TCP mode (8447)
+	// HAProxy: strict-sni (8443), an SNI router in TCP mode (8447)
 	// that routes on what arrived within its inspect-delay:
 	// abc.example.com to nginx, anything else (a hello not whole by then)
 	// to a backend that rejects. HAProxy 2.6's req.ssl_hello_type waits for
 	// the whole hello message, so the short delay is what makes the router
-	// decide on the first segment alone.
+	// decide on the first segment alone; the same router with confirm's
+	// hint applied, a 5 s inspect-delay (8449).
 	hdir := filepath.Join(e.dir, "haproxy")
 	os.MkdirAll(hdir, 0o755)
 	hcfg := fmt.Sprintf(`global
@@ -282,6 +283,13 @@ frontend router
     mode tcp
     bind %[1]s:8447
     tcp-request inspect-delay 50ms
+    tcp-request content accept if { req.ssl_hello_type 1 }
+    use_backend abc if { req.ssl_sni -i %[3]s }
+    default_backend reject
+frontend router-fixed
+    mode tcp
+    bind %[1]s:8449
+    tcp-request inspect-delay 5s
     tcp-request content accept if { req.ssl_hello_type 1 }
     use_backend abc if { req.ssl_sni -i %[3]s }
     default_backend reject
@@ -328,6 +336,7 @@ server {
 	cfStartNginx(t, e, cfServerNS, "nginx-server", srv, 8444, 8445, 8448)
 	cfWaitListen(t, cfServerNS, 8443, hlog)
 	cfWaitListen(t, cfServerNS, 8447, hlog)
+	cfWaitListen(t, cfServerNS, 8449, hlog)
 
 	// Go crypto/tls with NextProtos h2 only, over IPv6 (8446).
 	alog := filepath.Join(e.dir, "alpn-server.log")
@@ -374,6 +383,7 @@ func cfCapture(t *testing.T, e *cfEnv, name, filter string, client func()) strin
 		t.Fatal("tcpdump did not stop")
 	}
 	if k := os.Getenv("HWCF_KEEP"); k != "" {
+		// HWCF_KEEP=dir keeps the captures (and the text outputs) there.
 		b, _ := os.ReadFile(file)
 		os.WriteFile(filepath.Join(k, name+".pcap"), b, 0o644)
 	}
@@ -487,6 +497,11 @@ func TestConfirmLive(t *testing.T) {
 		var out string
 		file := cfCapture(t, e, name, filter, func() { out = cfClient(t, env, client...) })
 		code, stdout, stderr := cfConfirm(t, e, append([]string{"-r", file, "--format", "json", "--timeout", "3s", "--pause", pause}, args...)...)
+		if k := os.Getenv("HWCF_KEEP"); k != "" {
+			// For a look (and the README): the same run as text.
+			_, text, _ := cfConfirm(t, e, append([]string{"-r", file, "--timeout", "3s", "--pause", pause}, args...)...)
+			os.WriteFile(filepath.Join(k, name+".txt"), []byte(text), 0o644)
+		}
 		var doc confirmDoc
 		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 			t.Fatalf("confirm exit %d: %v\nstdout: %s\nstderr: %s\nclient: %s", code, err, stdout, stderr, out)
@@ -554,7 +569,7 @@ func TestConfirmLive(t *testing.T) {
 		tc("class", "add", "dev", cfClientIf, "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit")
 		tc("qdisc", "add", "dev", cfClientIf, "parent", "1:10", "handle", "10:", "tbf", "rate", "4kbit", "burst", "1530", "latency", "10s")
 		tc("filter", "add", "dev", cfClientIf, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
-			"match", "ip", "dport", "8447", "0xffff", "match", "u16", "0x0400", "0xfc00", "at", "2", "flowid", "1:10")
+			"match", "ip", "dst", cfServer4+"/32", "match", "u16", "0x0400", "0xfc00", "at", "2", "flowid", "1:10")
 		doc := run(t, "sni-router", "tcp port 8447", []string{e.exe, cfServer4 + ":8447", cfName, ""}, goEnv, nil,
 			want{"", "", "classic_groups", "TLS 1.2", 0}, "3500ms")
 		var ids []string
@@ -573,6 +588,25 @@ func TestConfirmLive(t *testing.T) {
 		}
 		if classic.Bytes > 1448 || !classic.Accepted {
 			t.Errorf("classic groups (%d bytes): %+v", classic.Bytes, classic.Answer)
+		}
+		// The hint's router (a 5 s inspect-delay) takes the same hello,
+		// second segment late as before: confirm --connect says so.
+		code, stdout, stderr := cfConfirm(t, e, "-r", filepath.Join(e.dir, "sni-router.pcap"), "--format", "json",
+			"--connect", cfServer4+":8449", "--pause", "3500ms")
+		var fixed confirmDoc
+		if err := json.Unmarshal([]byte(stdout), &fixed); err != nil || code != exitNotFixed || fixed.Verdict != "not_reproduced" ||
+			fixed.Target != cfServer4+":8449" || !fixed.Variants[0].Accepted || !strings.HasPrefix(fixed.Text, "the failure does not reproduce: ") {
+			t.Errorf("the fixed router: exit %d %v\n%s%s", code, err, stdout, stderr)
+		}
+		if *update {
+			// confirm's unit tests read this real capture without root.
+			b, err := os.ReadFile(filepath.Join(e.dir, "sni-router.pcap"))
+			if err == nil {
+				err = os.WriteFile(filepath.Join("..", "..", "confirm", "testdata", "sni-router-split-hello.pcap"), b, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 	// The text output, which reads like the incident's `openssl s_client
