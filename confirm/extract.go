@@ -149,8 +149,13 @@ func (c *Capture) Select(client, server netip.AddrPort) (*Flow, error) {
 		}
 		return f, nil
 	}
-	if server.IsValid() {
+	switch {
+	case server.IsValid() && client.IsValid() && client.Port() != 0:
 		return nil, fmt.Errorf("%w: none from %v to %v (%d TCP handshakes read)", ErrNoFlow, client, server, len(c.Flows))
+	case server.IsValid() && client.IsValid():
+		return nil, fmt.Errorf("%w: none from %v to %v (%d TCP handshakes read)", ErrNoFlow, client.Addr(), server, len(c.Flows))
+	case server.IsValid():
+		return nil, fmt.Errorf("%w: none to %v (%d TCP handshakes read)", ErrNoFlow, server, len(c.Flows))
 	}
 	return nil, fmt.Errorf("%w: no failed TCP handshake among the %d read", ErrNoFlow, len(c.Flows))
 }
