@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/hellowatch/hellowatch/across"
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
 	"github.com/hellowatch/hellowatch/handshake"
@@ -53,7 +54,8 @@ type Capture struct {
 
 // Load reads capture files (pcap, pcapng, gzip; "-" for standard input,
 // which is spooled to a temporary file because the hello is read in a
-// second pass) through the same tracker and diagnosis as `hellowatch -r`.
+// second pass) through the same tracker, diagnosis and stage across
+// handshakes as `hellowatch -r`.
 // timeout is the tracker's answer timeout (0: its default). The caller
 // must Close the result.
 func Load(files []string, timeout time.Duration) (*Capture, error) {
@@ -87,11 +89,16 @@ func Load(files []string, timeout time.Duration) (*Capture, error) {
 		return nil, err
 	}
 	defer src.Close()
+	// The findings as `hellowatch -r` gives them: diagnose, then the stage
+	// that looks across handshakes (large_hello_dropped), fed every record
+	// in the order they are decided.
+	st := across.New(across.Config{})
 	tr := capture.NewTracker(capture.Config{
 		Timeout: timeout,
 		Emit: func(h *handshake.Handshake) {
+			fs := st.Add(h, diagnose.Diagnose(h))
 			if h.Transport == handshake.TransportTCP {
-				c.Flows = append(c.Flows, Flow{Record: h, Findings: diagnose.Diagnose(h)})
+				c.Flows = append(c.Flows, Flow{Record: h, Findings: fs})
 			}
 		},
 	})

@@ -13,14 +13,13 @@ import (
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
-// Finding IDs that later diagnosis work adds (issues 13 and 20); matched by
-// their stable words so that confirm picks them up when diagnose emits
-// them. Until then the same cases are recognised from the record (an alert
-// 120; a hello of two or more segments refused without an alert).
+// Finding IDs that later diagnosis work adds (issue 20); matched by their
+// stable words so that confirm picks them up when diagnose emits them.
+// Until then the same cases are recognised from the record (an alert 120).
 const (
 	findingALPNMismatch     = "alpn_mismatch"
-	findingLargeHello       = "large_hello_dropped"
 	findingCertNameMismatch = "certificate_name_mismatch"
+	findingLargeHello       = diagnose.LargeHelloDropped
 )
 
 // Variant IDs: stable words, in the JSON output.
@@ -107,7 +106,9 @@ func Plan(f *Flow, hello *Hello, opts Options) ([]Variant, error) {
 	}
 	var ids []string
 	for _, x := range f.Findings {
-		if x.Severity != diagnose.SeverityError {
+		// large_hello_dropped is a warning until a success to the same
+		// server is seen: the replay is what settles it.
+		if x.Severity != diagnose.SeverityError && x.ID != findingLargeHello {
 			continue
 		}
 		ids = append(ids, x.ID)
