@@ -52,7 +52,10 @@ func TestConfirmIncident(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { edge.Serve(ctx, ln, edge.Config{Mode: edge.ModeCloudflare, Names: []string{"abc.example.com"}}); close(done) }()
+	go func() {
+		edge.Serve(ctx, ln, edge.Config{Mode: edge.ModeCloudflare, Names: []string{"abc.example.com"}})
+		close(done)
+	}()
 	defer func() { cancel(); <-done }()
 	incident := filepath.Join("..", "..", "samples", "incident-missing-sni.pcap")
 	args := []string{"confirm", "-r", incident, "--connect", ln.Addr().String(), "--pause", "10ms"}
