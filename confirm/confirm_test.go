@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -554,4 +555,32 @@ func TestEndedMidHello(t *testing.T) {
 	if _, err := c.Hello(&Flow{Record: &rec}); err == nil {
 		t.Error("an incomplete hello was replayed")
 	}
+}
+
+// FuzzAnswer feeds arbitrary server bytes to the answer reader, in two
+// chunks, then ends the stream: it never panics, and says something.
+func FuzzAnswer(f *testing.F) {
+	f.Add([]byte{21, 3, 3, 0, 2, 2, 40}, uint8(3))
+	f.Add([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"), uint8(5))
+	f.Add([]byte{22, 3, 3, 0, 4, 2, 0, 0, 0}, uint8(1))
+	f.Fuzz(func(t *testing.T, b []byte, cut uint8) {
+		var r answerReader
+		k := min(int(cut), len(b))
+		for _, part := range [][]byte{b[:k], b[k:]} {
+			if !r.done {
+				r.got += len(part)
+				r.s.Feed(part, &r)
+			}
+		}
+		a := r.failed(io.EOF, time.Millisecond)
+		if a.Kind == AnswerNone || a.Kind.String() == "unknown" {
+			t.Fatalf("answer %+v", a)
+		}
+		// A record header, a handshake header and 38 bytes of body at least.
+		if a.Kind.Accepted() && len(b) < 5+4+38 {
+			t.Fatalf("a ServerHello out of %d bytes", len(b))
+		}
+		x := VariantResult{Answer: a}
+		_ = answerText(&x)
+	})
 }

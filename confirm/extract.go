@@ -290,9 +290,13 @@ func (c *Capture) Hello(f *Flow) (*Hello, error) {
 		if off < 0 || off >= maxHelloBytes {
 			continue
 		}
-		n := copy(buf[off:], d.Payload)
-		for i := off; i < off+n; i++ {
-			have[i] = true
+		// The first copy of a byte wins, as in the tracker: a
+		// retransmission that disagrees does not change the hello.
+		n := min(len(d.Payload), maxHelloBytes-off)
+		for i := 0; i < n; i++ {
+			if !have[off+i] {
+				buf[off+i], have[off+i] = d.Payload[i], true
+			}
 		}
 		segs = append(segs, seg{off, n})
 	}

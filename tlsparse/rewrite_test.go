@@ -446,3 +446,27 @@ func FuzzRewriteClientHello(f *testing.F) {
 		}
 	})
 }
+
+func FuzzClientHelloFromRecords(f *testing.F) {
+	for _, b := range seedStreams(f) {
+		f.Add(b)
+	}
+	f.Add([]byte{22, 3, 1, 0, 0, 22, 3, 1, 0, 4, 1, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		body, rv, n, err := ClientHelloFromRecords(b)
+		if !typedErr(err) {
+			t.Fatalf("untyped error %v", err)
+		}
+		if err != nil {
+			return
+		}
+		if n > len(b) || len(body) > MaxHandshakeLen {
+			t.Fatalf("n %d of %d, body %d", n, len(b), len(body))
+		}
+		// The same message in fresh records reads back the same.
+		again, rv2, n2, err := ClientHelloFromRecords(AppendClientHelloRecords(nil, rv, body))
+		if err != nil || !bytes.Equal(again, body) || rv2 != rv || n2 < len(body)+9 {
+			t.Fatalf("rebuilt records: %v", err)
+		}
+	})
+}
