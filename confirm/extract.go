@@ -248,6 +248,7 @@ func (c *Capture) Hello(f *Flow) (*Hello, error) {
 		d       capture.Decoded
 	)
 	client, server := h.Client, h.Server
+loop:
 	for {
 		p, err := src.Next()
 		if err == io.EOF {
@@ -269,13 +270,15 @@ func (c *Capture) Hello(f *Flow) (*Hello, error) {
 			d.Dst.Unmap() != server.Addr() || d.DstPort != server.Port() {
 			continue
 		}
+		seq := d.Seq
 		if d.Flags&capture.TCPFlagSYN != 0 {
-			if p.Index <= h.FirstPacket {
+			switch {
+			case sawSYN && d.Seq+1 != synSeq && started:
+				break loop // the client's next connection on these ports
+			case p.Index <= h.FirstPacket:
 				synSeq, sawSYN = d.Seq+1, true
-			} else if started {
-				break // the next connection
 			}
-			continue
+			seq = d.Seq + 1 // TCP Fast Open: data in the SYN
 		}
 		if len(d.Payload) == 0 {
 			continue
@@ -284,9 +287,9 @@ func (c *Capture) Hello(f *Flow) (*Hello, error) {
 			if p.Index < h.FirstPacket {
 				continue
 			}
-			origin, started = d.Seq, true
+			origin, started = seq, true
 		}
-		off := int(int32(d.Seq - origin))
+		off := int(int32(seq - origin))
 		if off < 0 || off >= maxHelloBytes {
 			continue
 		}
