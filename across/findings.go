@@ -54,9 +54,13 @@ func (s *Stage) largeHello(sv *server, h *handshake.Handshake, fs []diagnose.Fin
 	case handshake.OutcomeNoResponse:
 		how = "the server never answered"
 	}
+	what := how + " without any TLS answer"
+	if h.Outcome == handshake.OutcomeNoResponse {
+		what = how
+	}
 	ev := []string{
 		"ClientHello of " + strconv.Itoa(h.HelloLen) + " bytes spanned " + strconv.Itoa(h.HelloSegments) + " TCP segments",
-		how + " without any TLS answer",
+		what,
 	}
 	if len(h.ClientKeyShares) > 0 {
 		ev = append(ev, "key shares offered: "+attrValue(h, attrKeyShare))

@@ -108,8 +108,9 @@ func (t *Tracker) checkFIN(f *flow, a *active) {
 		if a.helloDir == 0 {
 			return
 		}
-		if a.r[a.helloDir-1].finSeen {
+		if a.r[a.helloDir-1].finReached() {
 			// The client ends before its ClientHello could be read whole.
+			// (A FIN ahead of a hole waits: the rest may still come.)
 			t.decide(f, handshake.OutcomeIncomplete)
 		} else if a.earlyEnd == 0 && a.r[2-a.helloDir].finSeen {
 			// The server's FIN before the hello is whole: wait for the rest.

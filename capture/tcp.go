@@ -60,8 +60,8 @@ func (t *Tracker) segment(f *flow, dir int, d *Decoded) {
 	if !a.decided && d.Flags&tcpRST != 0 {
 		t.reset(f, a, dir)
 	}
-	if !a.decided && a.client >= 0 && a.earlyEnd == earlyRST && f.state == stHandshake {
-		// The hello is whole now, after the server's early RST.
+	if !a.decided && a.client >= 0 && a.earlyEnd != 0 && f.state == stHandshake {
+		// The hello is whole now, after the server's early RST or FIN.
 		t.decide(f, a.earlyOutcome())
 	}
 	if !a.decided && (a.r[0].finSeen || a.r[1].finSeen) {

@@ -530,10 +530,10 @@ func TestHostileText(t *testing.T) {
 // TestEndedMidHello reads a real capture of an SNI router (HAProxy, 50 ms
 // inspect-delay, made by cmd/hellowatch's TestConfirmLive -update) that
 // closed after the first segment of a Go client's post-quantum hello: the
-// tracker reports the flow incomplete, without findings; confirm takes it
-// as the failed one, reads the hello's second segment (which came after
-// the server's FIN and the client's own FIN) and plans the split-hello
-// variants.
+// tracker waits for the hello's second segment (which came after the
+// server's FIN and the client's own FIN) and reports server_closed with
+// large_hello_dropped first; confirm takes it as the failed one, reads the
+// hello and plans the split-hello variants.
 func TestEndedMidHello(t *testing.T) {
 	c, err := Load([]string{filepath.Join("testdata", "sni-router-split-hello.pcap")}, 0)
 	if err != nil {
@@ -544,7 +544,7 @@ func TestEndedMidHello(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Findings) != 0 || !endedMidHello(f.Record) || f.Record.HasSNI {
+	if len(f.Findings) == 0 || f.Findings[0].ID != diagnose.LargeHelloDropped || f.Record.Outcome != handshake.OutcomeServerClosed || !f.Record.HasSNI {
 		t.Fatalf("record: outcome %v findings %v", f.Record.Outcome, f.Findings)
 	}
 	hello, err := c.Hello(f)
@@ -561,6 +561,7 @@ func TestEndedMidHello(t *testing.T) {
 	// A record whose hello is cut short without the server ending it is
 	// not replayed.
 	rec := *f.Record
+	rec.ClientHelloError = "tlsparse: ClientHello incomplete: segments are missing from the capture"
 	rec.ServerFIN, rec.EndedBy = false, 0
 	if _, err := c.Hello(&Flow{Record: &rec}); err == nil {
 		t.Error("an incomplete hello was replayed")

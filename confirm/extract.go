@@ -36,12 +36,18 @@ func (f *Flow) Failed() bool {
 
 // endedMidHello reports a handshake that the server ended (FIN or RST)
 // while the hello was not whole yet: an SNI router that decided on the
-// first segment. The tracker reports it incomplete, without findings (its
-// rest arrives after the server's FIN, when the record is already made);
-// confirm reads the rest from the capture.
+// first segment, when the rest of the hello is not in the record: the
+// tracker waits for it after the server's FIN or RST, and reports the flow
+// as the server ended it with the hello unread when it never comes (or
+// incomplete when the server's bytes were held behind a hole); confirm
+// reads the rest from the capture.
 func endedMidHello(h *handshake.Handshake) bool {
-	return h.Outcome == handshake.OutcomeIncomplete && h.ClientHelloError != "" && !h.SSLv2Hello &&
-		(h.ServerFIN || h.ServerRST) && h.EndedBy == handshake.SideServer
+	switch h.Outcome {
+	case handshake.OutcomeIncomplete, handshake.OutcomeServerClosed, handshake.OutcomeServerReset:
+	default:
+		return false
+	}
+	return h.ClientHelloError != "" && !h.SSLv2Hello && (h.ServerFIN || h.ServerRST) && h.EndedBy == handshake.SideServer
 }
 
 // Capture holds the TCP handshakes of capture files, in the order of their

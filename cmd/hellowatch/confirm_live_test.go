@@ -571,7 +571,7 @@ func TestConfirmLive(t *testing.T) {
 		tc("filter", "add", "dev", cfClientIf, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
 			"match", "ip", "dst", cfServer4+"/32", "match", "u16", "0x0400", "0xfc00", "at", "2", "flowid", "1:10")
 		doc := run(t, "sni-router", "tcp port 8447", []string{e.exe, cfServer4 + ":8447", cfName, ""}, goEnv, nil,
-			want{"", "", "classic_groups", "TLS 1.2", 0}, "3500ms")
+			want{"large_hello_dropped", "", "classic_groups", "TLS 1.2", 0}, "3500ms")
 		var ids []string
 		for _, v := range doc.Variants {
 			ids = append(ids, v.ID)
