@@ -252,7 +252,15 @@ func (l *loader) file(name string, parent *Directive, depth int) ([]*Directive, 
 	}
 	c, err := parse(b)
 	if err != nil {
-		return nil, parseError(name, err)
+		e := parseError(name, err)
+		if e.Line == 0 && strings.Contains(err.Error(), "eof") {
+			// As nginx: "unexpected end of file" at the last line.
+			e.Line = bytes.Count(b, []byte("\n")) + 1
+			if len(b) > 0 && b[len(b)-1] == '\n' {
+				e.Line--
+			}
+		}
+		return nil, e
 	}
 	return l.convert(name, c.Block.GetDirectives(), parent, depth)
 }
@@ -271,7 +279,7 @@ func parse(b []byte) (c *config.Config, err error) {
 
 var lineInErr = regexp.MustCompile(`line (\d+)`)
 
-func parseError(name string, err error) error {
+func parseError(name string, err error) *Error {
 	e := &Error{File: name, Err: err}
 	if m := lineInErr.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])

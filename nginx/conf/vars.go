@@ -21,8 +21,6 @@ type expanded struct {
 	vars  bool   // variables were involved
 }
 
-func (e expanded) unknown() bool { return strings.Contains(e.value, "\x00") }
-
 // vars resolves variables for one site: set in its blocks, map/geo/
 // split_clients at module level, and the built-in ones nginx fills.
 type vars struct {
