@@ -43,7 +43,7 @@ func itoa(i int) string { return fmt.Sprintf("%03d", i) }
 
 func TestLoadIncludesAndLines(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"nginx.conf": "events {}\nhttp {\n    include conf.d/*.conf;\n    include mime.types;\n    server {\n        proxy_pass\n            https://a.example.com;\n        include none/*.conf;\n    }\n}\n",
+		"nginx.conf":          "events {}\nhttp {\n    include conf.d/*.conf;\n    include mime.types;\n    server {\n        proxy_pass\n            https://a.example.com;\n        include none/*.conf;\n    }\n}\n",
 		"conf.d/b.conf":       "proxy_ssl_name \"b\\\"q\";\n",
 		"conf.d/a.conf":       "\n\nproxy_ssl_server_name on;\n",
 		"conf.d/.hidden.conf": "proxy_ssl_verify on;\n",
