@@ -3,6 +3,7 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,5 +212,42 @@ func TestCheckWarnings(t *testing.T) {
 	want := "003 warning verify_off,005 warning old_protocols,007 error missing_sni,007 warning ssl_name_is_ip"
 	if strings.Join(got, ",") != want {
 		t.Errorf("got  %s\nwant %s", strings.Join(got, ","), want)
+	}
+}
+
+func TestSitesFor(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"nginx.conf": `http {
+    upstream backend { server 192.0.2.10:8443; server app.example.com:443; }
+    server {
+        location /a { proxy_pass https://backend; }
+        location /b { proxy_pass https://[2001:db8::1]:8443; }
+        location /c { proxy_pass https://other.example.com; }
+    }
+}
+`})
+	c, err := Load(filepath.Join(dir, "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Analyze(c)
+	m.Resolve(func(h string) []netip.Addr {
+		switch h {
+		case "app.example.com":
+			return []netip.Addr{netip.MustParseAddr("198.51.100.7")}
+		case "other.example.com":
+			return []netip.Addr{netip.MustParseAddr("::ffff:203.0.113.5")}
+		}
+		return nil
+	})
+	for ap, want := range map[string]int{
+		"192.0.2.10:8443": 4, "198.51.100.7:443": 4, "[2001:db8::1]:8443": 5, "203.0.113.5:443": 6, "192.0.2.10:443": 0,
+	} {
+		got := m.SitesFor(netip.MustParseAddrPort(ap))
+		switch {
+		case want == 0 && len(got) != 0:
+			t.Errorf("%s: %d sites, want none", ap, len(got))
+		case want != 0 && (len(got) != 1 || got[0].Site.At.Line != want):
+			t.Errorf("%s: %v, want the site at line %d", ap, got, want)
+		}
 	}
 }

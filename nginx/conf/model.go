@@ -62,6 +62,8 @@ type Server struct {
 	Port int
 	// Addr is the address when Host is an IP literal.
 	Addr netip.AddrPort
+	// Resolved are Host's addresses when it is a name (Model.Resolve).
+	Resolved []netip.AddrPort
 	// At is the server line or the proxy_pass.
 	At *Directive
 }

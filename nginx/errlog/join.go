@@ -444,3 +444,60 @@ func Join(entries []Entry, handshakes []Handshake, cfg JoinConfig) (matches []Ma
 	j.Close()
 	return matches, unexplained, silent, j.Stats()
 }
+
+// Take joins h at once to the best line held now (nearest to its span,
+// then a failed handshake for a failure line, then nearest its end, then
+// file order), removes that line and returns it. It is for a caller that
+// writes each handshake as it finishes: lines that arrive later can still
+// be counted against handshakes given to AddHandshake.
+func (j *Joiner) Take(h Handshake) (Match, bool) {
+	h.Server = unmap(h.Server)
+	if h.End.Before(h.Start) {
+		h.End = h.Start
+	}
+	best := -1
+	var bg time.Duration
+	var bp int
+	var bt time.Duration
+	for i, e := range j.lines {
+		if e.UpstreamAddr != h.Server {
+			continue
+		}
+		g, ok := j.gap(e, h)
+		if !ok {
+			continue
+		}
+		p, te := penalty(e, h), absDur(e.Time.Sub(h.End))
+		better := best < 0 || g < bg || g == bg && (p < bp || p == bp && (te < bt || te == bt && lineLess(e, j.lines[best])))
+		if better {
+			best, bg, bp, bt = i, g, p, te
+		}
+	}
+	if best < 0 {
+		return Match{}, false
+	}
+	e := j.lines[best]
+	j.lines = slices.Delete(j.lines, best, best+1)
+	j.stats.Matched++
+	return Match{Entry: e, Handshake: h, Gap: bg}, true
+}
+
+// Latest is the last time a line about h can carry: its end, or for a
+// handshake the server never answered, up to MaxTimeout after its hello
+// (nginx logs "upstream timed out" when proxy_connect_timeout runs out).
+func (j *Joiner) Latest(h Handshake) time.Time {
+	if h.Answered {
+		return h.End
+	}
+	return j.latest(h)
+}
+
+// Config returns the tolerances in use (defaults filled in).
+func (j *Joiner) Config() JoinConfig { return j.cfg }
+
+func lineLess(a, b Entry) bool {
+	if a.File != b.File {
+		return a.File < b.File
+	}
+	return a.Line < b.Line
+}

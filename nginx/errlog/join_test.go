@@ -209,3 +209,28 @@ func TestJoinerMaxPending(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+func TestJoinerTake(t *testing.T) {
+	j := NewJoiner(JoinConfig{})
+	ms := time.Millisecond
+	j.AddEntry(entryAt(1, 100*ms, upA, KindAlert))
+	j.AddEntry(entryAt(2, 61*time.Second, upA, KindTimeout))
+	j.AddEntry(entryAt(3, 100*ms, upB, KindAlert))
+	if m, ok := j.Take(hsAt(1, upA, 50*ms, 60*ms, true)); !ok || m.Entry.Line != 1 {
+		t.Errorf("took %+v %v", m.Entry.Line, ok)
+	}
+	h := hsAt(2, upA, time.Second, 11*time.Second, true)
+	if m, ok := j.Take(h); !ok || m.Entry.Line != 2 {
+		t.Errorf("timeout line: took %+v %v", m.Entry.Line, ok)
+	}
+	if got := j.Latest(h); !got.Equal(t0.Add(76 * time.Second)) {
+		t.Errorf("Latest %v", got)
+	}
+	if _, ok := j.Take(hsAt(3, upA, 0, 10*ms, true)); ok {
+		t.Error("a line taken twice")
+	}
+	j.Close()
+	if st := j.Stats(); st.Matched != 2 || st.UnexplainedLines != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
