@@ -43,17 +43,27 @@ func Binary(t testing.TB) string {
 // "" when nginx has it built in, or skips the test when it has neither.
 func StreamModule(t testing.TB) string {
 	t.Helper()
+	line, ok := StreamModuleLine(t)
+	if !ok {
+		t.Skip("skipped: nginx has no stream module (apt-get install libnginx-mod-stream)")
+	}
+	return line
+}
+
+// StreamModuleLine is StreamModule without the skip: ok is false when
+// nginx has no stream module.
+func StreamModuleLine(t testing.TB) (line string, ok bool) {
+	t.Helper()
 	out, _ := exec.Command(Binary(t), "-V").CombinedOutput()
 	if bytes.Contains(out, []byte("--with-stream ")) || bytes.HasSuffix(bytes.TrimSpace(out), []byte("--with-stream")) {
-		return ""
+		return "", true
 	}
 	for _, p := range []string{"/usr/lib/nginx/modules/ngx_stream_module.so", "/usr/share/nginx/modules/ngx_stream_module.so"} {
 		if _, err := os.Stat(p); err == nil {
-			return "load_module " + p + ";"
+			return "load_module " + p + ";", true
 		}
 	}
-	t.Skip("skipped: nginx has no stream module (apt-get install libnginx-mod-stream)")
-	return ""
+	return "", false
 }
 
 // Main wraps http{} content (and optional main-level content, such as a

@@ -46,8 +46,11 @@ type failCase struct {
 // and parses nginx's own error log. With -update the log is kept in
 // testdata/ as a fixture (TestFixtures reads it).
 func TestRealNginxErrorLog(t *testing.T) {
-	bin := nginxtest.Binary(t)
-	stream := nginxtest.StreamModule(t)
+	nginxtest.Binary(t)
+	stream, hasStream := nginxtest.StreamModuleLine(t)
+	if !hasStream {
+		t.Log("nginx has no stream module (apt-get install libnginx-mod-stream): the stream proxy_ssl case is left out")
+	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -116,8 +119,10 @@ func TestRealNginxErrorLog(t *testing.T) {
         ssl_certificate_key %[6]s;
     }
 `, proxy, locs.String(), plain, reject, certFile, keyFile)
-	top := stream
-	conf := nginxtest.Main(dir, top, httpBody) + fmt.Sprintf(`stream {
+	conf := nginxtest.Main(dir, stream, httpBody)
+	listens := []string{proxy, plain, reject}
+	if hasStream {
+		conf += fmt.Sprintf(`stream {
     server {
         listen %s;
         proxy_ssl on;
@@ -126,11 +131,12 @@ func TestRealNginxErrorLog(t *testing.T) {
     }
 }
 `, streamAddr, alert40)
+		listens = append(listens, streamAddr)
+	}
 	n := nginxtest.New(t, dir, conf)
 	// nginx keeps TZ from its environment: it logs in that zone.
 	t.Setenv("TZ", "<+0530>-05:30")
-	n.Start(t, proxy, plain, reject, streamAddr)
-	_ = bin
+	n.Start(t, listens...)
 
 	cases := []failCase{
 		{path: "/alert40", kind: KindAlert, alert: 40, handshake: true, scheme: "https", addr: func() string { return alert40 }, status: 502},
@@ -163,13 +169,19 @@ func TestRealNginxErrorLog(t *testing.T) {
 		}
 	}
 	// The stream proxy: a plain connection relayed over TLS to the edge.
-	if conn, err := net.DialTimeout("tcp", streamAddr, 2*time.Second); err == nil {
+	if hasStream {
+		conn, err := net.DialTimeout("tcp", streamAddr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
 		conn.SetDeadline(time.Now().Add(5 * time.Second))
 		conn.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
 		io.Copy(io.Discard, conn)
 		conn.Close()
-	} else {
-		t.Fatal(err)
+	}
+	want := len(cases)
+	if hasStream {
+		want++
 	}
 	end := time.Now()
 	// nginx writes the stream session's line when the session ends.
@@ -188,7 +200,7 @@ func TestRealNginxErrorLog(t *testing.T) {
 		}
 		stats = sc.Stats()
 		f.Close()
-		if len(entries) >= len(cases)+1 || time.Now().After(deadline) {
+		if len(entries) >= want || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -241,7 +253,9 @@ func TestRealNginxErrorLog(t *testing.T) {
 	for _, c := range cases {
 		check(c.path, c.kind, c.alert, c.handshake, c.scheme, c.addr(), false)
 	}
-	check("stream", KindAlert, 40, true, "", alert40, true)
+	if hasStream {
+		check("stream", KindAlert, 40, true, "", alert40, true)
+	}
 	for i, e := range entries {
 		if !used[i] {
 			t.Errorf("unexpected entry %v at line %d: %s", e.Kind, e.Line, e.Raw)
@@ -250,7 +264,7 @@ func TestRealNginxErrorLog(t *testing.T) {
 	if t.Failed() {
 		t.Logf("nginx error log:\n%s", logText)
 	}
-	if *update && !t.Failed() {
+	if *update && !t.Failed() && hasStream {
 		writeFixture(t, n.Bin, logText)
 	}
 }
