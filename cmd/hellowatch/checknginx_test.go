@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,5 +287,110 @@ func requestThrough(t *testing.T, up *nginxtest.SNIServer, listen, streamListen,
 			return names
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCheckNginxWarningsAgainstRealNginx: each warning rule on a broken and
+// a fixed site, with what real nginx does there: with proxy_ssl_verify off
+// it accepts a certificate that verification rejects (a control location
+// shows the rejection); proxy_ssl_protocols with TLSv1/TLSv1.1 offers them
+// in the ClientHello; proxy_ssl_name with an IP sends no SNI.
+func TestCheckNginxWarningsAgainstRealNginx(t *testing.T) {
+	nginxtest.Binary(t)
+	dir := t.TempDir()
+	certFile, _, cert := nginxtest.CertFiles(t, dir, "abc", "abc.example.com")
+	otherCert, _, _ := nginxtest.CertFiles(t, dir, "other", "other.example.com")
+	up := nginxtest.StartSNIServer(t, "127.0.0.1:0", cert)
+	listen := nginxtest.FreeAddr(t, "127.0.0.1")
+	prefix := t.TempDir()
+	loc := func(path, body string) string {
+		return "        location " + path + " { " + body + " proxy_pass https://" + up.Addr + path + "; }\n"
+	}
+	body := "    proxy_ssl_server_name on;\n    proxy_ssl_name abc.example.com;\n    server {\n        listen " + listen + ";\n" +
+		loc("/verify-broken", "proxy_ssl_verify off;") +
+		loc("/verify-fixed", "proxy_ssl_verify on; proxy_ssl_trusted_certificate "+certFile+";") +
+		loc("/verify-control", "proxy_ssl_verify on; proxy_ssl_trusted_certificate "+otherCert+";") +
+		loc("/proto-broken", "proxy_ssl_protocols TLSv1 TLSv1.1 TLSv1.2;") +
+		loc("/proto-fixed", "proxy_ssl_protocols TLSv1.2 TLSv1.3;") +
+		loc("/name-broken", "proxy_ssl_name 127.0.0.1;") +
+		loc("/name-fixed", "proxy_ssl_name abc.example.com;") +
+		"    }\n"
+	conf := nginxtest.Main(prefix, "", body)
+	n := nginxtest.New(t, prefix, conf)
+	var stdout, stderr bytes.Buffer
+	runCheckNginx([]string{"--format", "json", n.Conf}, nil, &stdout, &stderr)
+	warned := map[string]map[string]bool{} // id -> path
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		var f struct {
+			ID        string `json:"id"`
+			Directive string `json:"directive"`
+			Line      int    `json:"line"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(conf, "\n")
+		for _, p := range []string{"/verify-broken", "/verify-fixed", "/verify-control", "/proto-broken", "/proto-fixed", "/name-broken", "/name-fixed"} {
+			if f.Line >= 1 && f.Line <= len(lines) && strings.Contains(lines[f.Line-1], "location "+p+" ") {
+				if warned[f.ID] == nil {
+					warned[f.ID] = map[string]bool{}
+				}
+				warned[f.ID][p] = true
+			}
+		}
+	}
+	n.Start(t, listen)
+	status := func(path string) int {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + listen + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// verify_off
+	if got := status("/verify-control"); got != http.StatusBadGateway {
+		t.Errorf("control: nginx verifying against another CA answered %d, want 502", got)
+	}
+	if got := status("/verify-broken"); got != http.StatusOK || !warned["verify_off"]["/verify-broken"] {
+		t.Errorf("proxy_ssl_verify off: nginx answered %d (accepted the unverifiable certificate: %v); warned: %v", got, got == 200, warned["verify_off"]["/verify-broken"])
+	}
+	if got := status("/verify-fixed"); got != http.StatusOK || warned["verify_off"]["/verify-fixed"] {
+		t.Errorf("proxy_ssl_verify on with the right CA: nginx answered %d; warned: %v", got, warned["verify_off"]["/verify-fixed"])
+	}
+	// old_protocols
+	offersOld := func(path string) bool {
+		up.Reset()
+		status(path)
+		for _, h := range up.Hellos() {
+			for _, v := range h.Versions {
+				if v < 0x0303 {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, p := range []string{"/proto-broken", "/proto-fixed"} {
+		if old := offersOld(p); old != warned["old_protocols"][p] || old != strings.HasSuffix(p, "broken") {
+			t.Errorf("%s: nginx offered a version below TLS 1.2: %v; check-nginx warned: %v", p, old, warned["old_protocols"][p])
+		}
+	}
+	// ssl_name_is_ip
+	for _, p := range []string{"/name-broken", "/name-fixed"} {
+		names := requestThrough(t, up, listen, "", p)
+		noSNI := slices.Contains(names, "")
+		if noSNI != warned["ssl_name_is_ip"][p] || noSNI != strings.HasSuffix(p, "broken") {
+			t.Errorf("%s: nginx sent no SNI: %v; check-nginx warned ssl_name_is_ip: %v", p, noSNI, warned["ssl_name_is_ip"][p])
+		}
+	}
+	for id, paths := range warned {
+		for p := range paths {
+			if strings.HasSuffix(p, "fixed") {
+				t.Errorf("%s warned at the fixed site %s", id, p)
+			}
+		}
 	}
 }

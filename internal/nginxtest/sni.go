@@ -26,7 +26,10 @@ type SNIServer struct {
 // Hello is one recorded ClientHello.
 type Hello struct {
 	ServerName string // "" when the hello carried no SNI
-	At         time.Time
+	// Versions are the versions offered (supported_versions, or what the
+	// legacy version implies).
+	Versions []uint16
+	At       time.Time
 }
 
 // StartSNIServer listens on addr ("127.0.0.1:0" for any port) until the
@@ -38,11 +41,11 @@ func StartSNIServer(t testing.TB, addr string, cert tls.Certificate) *SNIServer 
 		t.Fatal(err)
 	}
 	s := &SNIServer{Addr: ln.Addr().String()}
-	base := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	base := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS10}
 	cfg := &tls.Config{
 		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
 			s.mu.Lock()
-			s.hellos = append(s.hellos, Hello{ServerName: h.ServerName, At: time.Now()})
+			s.hellos = append(s.hellos, Hello{ServerName: h.ServerName, Versions: append([]uint16(nil), h.SupportedVersions...), At: time.Now()})
 			s.mu.Unlock()
 			return base, nil
 		},
