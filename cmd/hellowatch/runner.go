@@ -52,7 +52,7 @@ type runner struct {
 	start      time.Time
 	closers    []func() // undo the setup steps, last first
 
-	lastSum    time.Time // when the summary was last printed (--summary-interval)
+	lastSum    time.Time  // when the summary was last printed (--summary-interval)
 	nginx      *nginxSide // --nginx-error-log, --nginx-conf; nil without
 	outMu      sync.Mutex // guards out: held records (nginx) are written from another goroutine
 	reported   int
