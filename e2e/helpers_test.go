@@ -45,6 +45,7 @@ type record struct {
 	Outcome     string    `json:"outcome"`
 	Established bool      `json:"established"`
 	Findings    []finding `json:"findings"`
+	LogLines    []logLine `json:"log_lines"`
 
 	raw    string
 	readAt time.Time
@@ -56,6 +57,13 @@ type alert struct {
 	Description string  `json:"description"`
 	Code        int     `json:"code"`
 	Encrypted   bool    `json:"encrypted"`
+}
+
+// logLine is a line of the user's nginx error log joined to a record.
+type logLine struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Text string `json:"text"`
 }
 
 type finding struct {

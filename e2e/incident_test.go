@@ -135,7 +135,11 @@ func runVariant(t *testing.T, ctx context.Context, e *env, v variant) {
 
 	pcapFile := filepath.Join(dir, "run.pcap")
 	filter := []string{"tcp", "port", strconv.Itoa(upPort)}
-	w := startWatcher(t, e.hellowatch, append([]string{"-i", "lo", "--format", "json", "-w", pcapFile}, filter...)...)
+	// The user's own nginx files: its error log is followed live, its
+	// configuration names the line of the fix.
+	nginxArgs := []string{"--nginx-error-log", proxy.errorLog, "--nginx-conf", proxy.conf}
+	passLine := confLine(t, proxy.conf, "proxy_pass https://")
+	w := startWatcher(t, e.hellowatch, append(append([]string{"-i", "lo", "--format", "json", "-w", pcapFile}, nginxArgs...), filter...)...)
 
 	// 1. The incident: 502 from nginx, a refused SNI-less hello on the wire.
 	url := "http://" + proxyAddr + "/"
@@ -158,6 +162,7 @@ func runVariant(t *testing.T, ctx context.Context, e *env, v variant) {
 	}
 	for _, r := range failing {
 		checkIncident(t, r, v)
+		checkNginxFiles(t, r, v, proxy, passLine)
 	}
 
 	// 2. The fix: proxy_ssl_server_name on; -> 200 and an established handshake with SNI.
@@ -222,7 +227,12 @@ func runVariant(t *testing.T, ctx context.Context, e *env, v variant) {
 	}
 
 	// 4. The replay of the live run's pcap gives the same records.
-	replayed := replay(t, ctx, e.hellowatch, append([]string{"-r", pcapFile, "--format", "json"}, filter...)...)
+	replayed := replay(t, ctx, e.hellowatch, append(append([]string{"-r", pcapFile, "--format", "json"}, nginxArgs...), filter...)...)
+	for _, r := range replayed {
+		if isFailing(r) {
+			checkNginxFiles(t, r, v, proxy, passLine)
+		}
+	}
 	if len(live) == 0 {
 		t.Errorf("hellowatch printed nothing live")
 	}
@@ -274,6 +284,47 @@ func checkIncident(t *testing.T, r record, v variant) {
 	case !strings.Contains(f.Hint, "proxy_ssl_server_name on;"):
 		t.Errorf("missing_sni hint does not say `proxy_ssl_server_name on;`: %q", f.Hint)
 	}
+}
+
+// checkNginxFiles asserts that a refused handshake quotes nginx's own
+// error-log line about it (read from the real log) and that its fix names
+// the proxy_pass line of the real configuration.
+func checkNginxFiles(t *testing.T, r record, v variant, proxy *nginx, passLine int) {
+	t.Helper()
+	if len(r.LogLines) != 1 {
+		t.Errorf("refused handshake %s has %d nginx log lines, want its one: %s\nerror log:\n%s", r.Client, len(r.LogLines), r.raw, lastLines(proxy.log(t), 10))
+		return
+	}
+	l := r.LogLines[0]
+	lines := strings.Split(proxy.log(t), "\n")
+	switch {
+	case l.File != proxy.errorLog:
+		t.Errorf("log line from %q, want %q", l.File, proxy.errorLog)
+	case l.Line < 1 || l.Line > len(lines) || lines[l.Line-1] != l.Text:
+		t.Errorf("log line %d is not line %d of nginx's error log: %q", l.Line, l.Line, l.Text)
+	case !strings.Contains(l.Text, v.wantLog) || !strings.Contains(l.Text, `upstream: "https://`+r.Server+`/`):
+		t.Errorf("log line %q is not about %s (%s)", l.Text, r.Server, v.wantLog)
+	}
+	want := fmt.Sprintf("%s:%d", proxy.conf, passLine)
+	if f := r.finding("missing_sni"); f != nil && !strings.Contains(f.Hint, want) {
+		t.Errorf("missing_sni fix does not name %s: %q", want, f.Hint)
+	}
+}
+
+// confLine returns the 1-based line of the first line of file containing s.
+func confLine(t *testing.T, file, s string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no line with %q", file, s)
+	return 0
 }
 
 func dump(recs []record) string {

@@ -44,9 +44,15 @@ func NewJSONWriter(w io.Writer) *JSONWriter {
 
 // Write writes h and its findings as one line.
 func (j *JSONWriter) Write(h *handshake.Handshake, fs []diagnose.Finding) error {
+	return j.WriteLines(h, fs, nil)
+}
+
+// WriteLines writes h, its findings and the nginx error-log lines joined
+// to it as one line.
+func (j *JSONWriter) WriteLines(h *handshake.Handshake, fs []diagnose.Finding, lines []LogLine) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.buf = AppendJSON(j.buf[:0], h, fs)
+	j.buf = AppendJSONLines(j.buf[:0], h, fs, lines)
 	j.buf = append(j.buf, '\n')
 	if _, err := j.w.Write(j.buf); err != nil {
 		return fmt.Errorf("report: write json: %w", err)
@@ -65,6 +71,12 @@ func (j *JSONWriter) Write(h *handshake.Handshake, fs []diagnose.Finding) error 
 // AppendJSON appends the JSON object for h and fs (without a newline) to
 // dst and returns the extended buffer.
 func AppendJSON(dst []byte, h *handshake.Handshake, fs []diagnose.Finding) []byte {
+	return AppendJSONLines(dst, h, fs, nil)
+}
+
+// AppendJSONLines is AppendJSON with the nginx error-log lines joined to h
+// (the "log_lines" key, [] when none).
+func AppendJSONLines(dst []byte, h *handshake.Handshake, fs []diagnose.Finding, lines []LogLine) []byte {
 	dst = append(dst, `{"schema":"`+Schema+`","ts":`...)
 	dst = appendTime(dst, h.ClientHelloTime)
 	dst = append(dst, `,"transport":`...)
@@ -136,6 +148,13 @@ func AppendJSON(dst []byte, h *handshake.Handshake, fs []diagnose.Finding) []byt
 			dst = append(dst, ',')
 		}
 		dst = appendFinding(dst, &fs[i])
+	}
+	dst = append(dst, `],"log_lines":[`...)
+	for i := range lines {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendLogLine(dst, &lines[i])
 	}
 	dst = append(dst, `],"cert":`...)
 	dst = appendCert(dst, h.Cert)

@@ -20,7 +20,7 @@ import (
 var contractKeys = []string{"ts", "client", "server", "server_name", "client_versions", "version", "cipher",
 	"alpn", "next_protocol", "ja3", "ja4", "alerts", "outcome", "established", "findings", "history",
 	"schema", "transport", "ja3_string", "ja4_r", "sni_is_ip", "resumed", "hrr", "cert", "tcp_end",
-	"not_tls_prefix", "timings", "packets", "quic"}
+	"not_tls_prefix", "timings", "packets", "quic", "log_lines"}
 
 func TestJSONGolden(t *testing.T) {
 	var buf bytes.Buffer

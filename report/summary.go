@@ -36,6 +36,9 @@ type Stats struct {
 	// Ambiguous counts retransmitted TCP bytes that disagreed with the
 	// bytes first seen (an evasion attempt or a broken middlebox).
 	Ambiguous uint64
+	// Nginx holds the error-log join's counts; nil without
+	// --nginx-error-log.
+	Nginx *NginxStats
 }
 
 // MaxSummaryServers bounds the per-server table of a Summary; handshakes to
@@ -293,6 +296,10 @@ func (s *Summary) Write(w io.Writer, st Stats) error {
 	}
 	if st.Ambiguous > 0 {
 		fmt.Fprintf(&b, "  ambiguous retransmissions: %d (retransmitted bytes differed; the first copy was kept)\n", st.Ambiguous)
+	}
+	if n := st.Nginx; n != nil {
+		fmt.Fprintf(&b, "\nnginx error log:\n  upstream TLS lines %d, joined to a handshake %d, explained by no captured handshake %d (other lines %d)\n  failed handshakes without a log line: %d\n",
+			n.Lines, n.Joined, n.Unexplained, n.Skipped, n.Silent)
 	}
 	writeReasons(&b, "skipped packets", st.Skipped)
 	writeReasons(&b, "evicted flows", st.Evicted)

@@ -51,6 +51,13 @@ func (t *TextWriter) paint(dst []byte, code, s string) []byte {
 // Write writes h and its findings. The time is printed in h's own location
 // (the command converts to local time if it wants).
 func (t *TextWriter) Write(h *handshake.Handshake, fs []diagnose.Finding) error {
+	return t.WriteLines(h, fs, nil)
+}
+
+// WriteLines writes h and its findings, with the user's own nginx
+// error-log lines joined to it under the first finding that has a canned
+// "nginx log:" line (instead of that line), else under the handshake.
+func (t *TextWriter) WriteLines(h *handshake.Handshake, fs []diagnose.Finding, lines []LogLine) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b := t.buf[:0]
@@ -135,8 +142,17 @@ func (t *TextWriter) Write(h *handshake.Handshake, fs []diagnose.Finding) error 
 		b = append(b, '"')
 	}
 	b = append(b, '\n')
+	placed := len(lines) == 0
 	for i := range fs {
-		b = t.appendFinding(b, &fs[i])
+		if !placed && fs[i].NginxLog != "" {
+			b = t.appendFinding(b, &fs[i], lines)
+			placed = true
+			continue
+		}
+		b = t.appendFinding(b, &fs[i], nil)
+	}
+	if !placed {
+		b = appendLogLines(b, "    ", lines)
 	}
 	t.buf = b
 	if _, err := t.w.Write(b); err != nil {
@@ -219,7 +235,7 @@ func AlertText(a *handshake.AlertRecord) string {
 	return sb.String()
 }
 
-func (t *TextWriter) appendFinding(b []byte, f *diagnose.Finding) []byte {
+func (t *TextWriter) appendFinding(b []byte, f *diagnose.Finding, lines []LogLine) []byte {
 	sev := ansiRed
 	if f.Severity == diagnose.SeverityWarning {
 		sev = ansiYellow
@@ -244,7 +260,9 @@ func (t *TextWriter) appendFinding(b []byte, f *diagnose.Finding) []byte {
 		b = appendEscapedText(b, f.Hint)
 		b = append(b, '\n')
 	}
-	if f.NginxLog != "" {
+	if len(lines) > 0 {
+		b = appendLogLines(b, "      ", lines)
+	} else if f.NginxLog != "" {
 		b = append(b, "      nginx log: "...)
 		b = appendEscapedText(b, f.NginxLog)
 		b = append(b, '\n')

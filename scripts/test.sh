@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-need_pkgs libpcap-dev gcc libc6-dev nginx haproxy caddy tcpdump tshark iproute2 ethtool openssl curl ca-certificates procps tmux
+need_pkgs libpcap-dev gcc libc6-dev nginx libnginx-mod-stream haproxy caddy tcpdump tshark iproute2 ethtool openssl curl ca-certificates procps tmux
 need_go
 # Debian starts the packaged daemons; the tests run their own instances.
 $SUDO sh -c 'nginx -s stop 2>/dev/null; pkill -x haproxy 2>/dev/null; pkill -x caddy 2>/dev/null; true'

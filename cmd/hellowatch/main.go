@@ -77,6 +77,7 @@ type options struct {
 	immediate   bool
 	filter      string
 	top, pace   bool // hellowatch top (top.go), --pace
+	nginx       nginxOptions
 }
 
 func getVersion() string {
@@ -132,6 +133,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.immediate, "immediate-mode", false, "live: deliver each packet at once instead of in blocks of up to 100 ms (costs CPU at high rates)")
 	fs.IntVar(&o.workers, "workers", defaultWorkers(), "analyse flows on `N` worker goroutines (besides the one that reads packets)")
 	fs.StringVar(&o.filter, "filter", "", "BPF `filter` (also accepted as trailing arguments, as in tcpdump)")
+	addNginxFlags(fs, &o.nginx)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: hellowatch [-i interface | -r file ...] [flags] [BPF filter]\n\n")
 		fmt.Fprintf(stderr, "Watches TLS handshakes and says how each one ended and why.\n\n")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -51,7 +52,9 @@ type runner struct {
 	start      time.Time
 	closers    []func() // undo the setup steps, last first
 
-	lastSum    time.Time // when the summary was last printed (--summary-interval)
+	lastSum    time.Time  // when the summary was last printed (--summary-interval)
+	nginx      *nginxSide // --nginx-error-log, --nginx-conf; nil without
+	outMu      sync.Mutex // guards out: held records (nginx) are written from another goroutine
 	reported   int
 	failedSeen bool
 	stop       atomic.Bool
@@ -68,7 +71,7 @@ func (r *runner) run() int {
 	defer r.close()
 	for _, step := range []func() error{
 		r.startProfile, r.openSource, r.listenMetrics, r.dropPrivileges, r.openPcapOut,
-		r.openOutput, r.startPipeline, r.serveMetrics, r.handleSignals,
+		r.openOutput, r.openNginx, r.startPipeline, r.serveMetrics, r.handleSignals,
 	} {
 		if err := step(); err != nil {
 			fmt.Fprintf(r.stderr, "hellowatch: %v\n", err)
@@ -268,7 +271,13 @@ func (r *runner) handleSignals() error {
 func (r *runner) finish(code int) int {
 	o := r.o
 	r.tracker.Flush()
+	var nginxStats *report.NginxStats
+	if r.nginx != nil {
+		nginxStats = r.nginx.finish()
+	}
+	r.outMu.Lock()
 	r.out.Flush()
+	r.outMu.Unlock()
 	r.ready.Store(false)
 	if r.pcap != nil {
 		if err := r.pcap.close(); err != nil && r.writeErr == nil {
@@ -280,7 +289,9 @@ func (r *runner) finish(code int) int {
 		code = exitError
 	}
 	if o.summary == "always" || (o.summary == "auto" && (r.text != nil || r.live)) {
-		_ = r.sum.Write(r.stderr, r.stats())
+		st := r.stats()
+		st.Nginx = nginxStats
+		_ = r.sum.Write(r.stderr, st)
 		_ = report.WriteSplits(r.stderr, r.across.Splits())
 		if r.json != nil && r.writeErr == nil {
 			r.writeSummaryJSON()
@@ -310,7 +321,9 @@ func (r *runner) loop() int {
 		if p == nil {
 			r.tracker.Advance(sourceNow(r.src))
 			if r.text == nil {
+				r.outMu.Lock()
 				r.out.Flush()
+				r.outMu.Unlock()
 			}
 			r.periodicSummary()
 			continue
@@ -354,6 +367,8 @@ func (r *runner) periodicSummary() {
 func (r *runner) writeSummaryJSON() {
 	b := r.sum.AppendSummaryJSON(nil, r.across.Splits())
 	b = append(b, '\n')
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
 	if _, err := r.out.Write(b); err == nil {
 		_ = r.out.Flush()
 	}
@@ -386,11 +401,25 @@ func (r *runner) emit(h *handshake.Handshake) {
 		return
 	}
 	r.reported++
+	var lines []report.LogLine
+	if r.nginx != nil {
+		var held bool
+		if fs, lines, held = r.nginx.record(h, fs, isFailed); held {
+			return // written once its log line came, or its wait ran out
+		}
+	}
+	r.write(h, fs, lines)
+}
+
+// write writes one record with the nginx log lines joined to it.
+func (r *runner) write(h *handshake.Handshake, fs []diagnose.Finding, lines []report.LogLine) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
 	var err error
 	if r.text != nil {
-		err = r.text.Write(h, fs)
+		err = r.text.WriteLines(h, fs, lines)
 	} else if r.json != nil { // top writes no lines
-		err = r.json.Write(h, fs)
+		err = r.json.WriteLines(h, fs, lines)
 	}
 	if err == nil && r.live {
 		err = r.out.Flush()
@@ -428,5 +457,24 @@ func (r *runner) stats() report.Stats {
 		FlowsTracked: ts.FlowsTracked, BufferedBytes: ts.BufferedBytes,
 		QUICUndecryptable: ts.QUICUndecryptable,
 		Ambiguous:         ts.Ambiguous,
+		Nginx:             r.nginx.stats(),
 	}
+}
+
+// openNginx reads --nginx-conf and opens (or starts following) the
+// --nginx-error-log files.
+func (r *runner) openNginx() error {
+	stdinTaken := false
+	for _, f := range r.o.files {
+		stdinTaken = stdinTaken || f == "-"
+	}
+	n, err := openNginx(r.o.nginx, r.live, stdinTaken, r.write)
+	if err != nil {
+		return err
+	}
+	if n != nil {
+		r.nginx = n
+		r.onClose(n.close)
+	}
+	return nil
 }
