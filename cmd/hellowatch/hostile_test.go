@@ -215,6 +215,9 @@ func jsonLines(t *testing.T, stdout []byte) []map[string]any {
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("line %d is not a JSON object: %v: %.300q", len(out)+1, err, line)
 		}
+		if m["type"] == "summary" {
+			continue // the summary line (--summary always)
+		}
 		for _, k := range []string{"ts", "client", "server", "server_name", "outcome", "ambiguous", "gap"} {
 			if _, ok := m[k]; !ok {
 				t.Fatalf("line %d has no %q: %.300s", len(out)+1, k, line)
