@@ -2,6 +2,8 @@
 # Quick start, first command: build hellowatch and diagnose the shipped
 # capture of the incident (nginx proxying to an SNI-strict upstream without
 # proxy_ssl_server_name). Installs libpcap-dev, gcc and Go when missing.
+# Runs as whoever starts it: reading a capture file needs no root, so only
+# the package installation (when something is missing) goes through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh

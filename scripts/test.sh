@@ -5,13 +5,23 @@
 # (the capture pipeline runs workers beside the reader), including the live
 # end-to-end incident test, which needs root (it says "skipped" otherwise)
 # and runs a hellowatch binary built with -race too.
+#
+# Started by a user, it re-runs itself as root with sudo (the live-capture
+# and network-namespace tests need root); without sudo it goes on as the
+# user and those tests skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+need_root "the live-capture and network-namespace tests need root" "$@"
+trust_checkout
 need_pkgs libpcap-dev gcc libc6-dev nginx libnginx-mod-stream haproxy caddy tcpdump tshark iproute2 ethtool openssl curl ca-certificates procps tmux
 need_go
 # Debian starts the packaged daemons; the tests run their own instances.
-$SUDO sh -c 'nginx -s stop 2>/dev/null; pkill -x haproxy 2>/dev/null; pkill -x caddy 2>/dev/null; true'
+if is_root; then
+	nginx -s stop 2>/dev/null || true
+	pkill -x haproxy 2>/dev/null || true
+	pkill -x caddy 2>/dev/null || true
+fi
 if ! command -v staticcheck >/dev/null; then
 	echo "installing staticcheck" >&2
 	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
