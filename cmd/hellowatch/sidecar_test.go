@@ -50,7 +50,7 @@ func init() {
 func sidecarNeedRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root to capture live on lo (sudo ./scripts/test.sh runs it)")
+		t.Skip("skipped: needs root to capture live on lo (./scripts/test.sh runs it as root)")
 	}
 }
 
