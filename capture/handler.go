@@ -77,6 +77,13 @@ func (h *dirHandler) Handshake(typ tlsparse.HandshakeType, body []byte) {
 				a.h.Cert = c
 			}
 		}
+	case tlsparse.HandshakeServerKeyExchange:
+		a.hist(h.dir, 'K')
+		if a.h.Cipher.ECDHE() {
+			if g, ok := tlsparse.ServerKeyExchangeGroup(body); ok {
+				a.h.ECDHGroup = g
+			}
+		}
 	default:
 		a.hist(h.dir, historyLetter(typ))
 	}
@@ -138,18 +145,17 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 		return
 	}
 	t := a.t
+	a.histData(h.dir)
 	if a.side(h.dir) == handshake.SideServer {
 		a.h.ServerAppData++
-		if len(a.his) == 0 || a.his[len(a.his)-1] != 'q' {
-			a.hist(h.dir, 'Q')
+		if a.f.state == stPost && !a.tls13 && !a.sslv2 && a.h.ClientDataSent && a.h.ServerCCS {
+			// False Start: the server's Finished after the client's data.
+			t.decide(a.f, handshake.OutcomeEstablished)
 		}
 		return
 	}
 	a.h.ClientAppData++
 	a.clientEncRecs++
-	if len(a.his) == 0 || a.his[len(a.his)-1] != 'Q' {
-		a.hist(h.dir, 'Q')
-	}
 	if a.sslv2 {
 		// SSL 2.0 after the SERVER-HELLO: the client's CLIENT-MASTER-KEY
 		// (it accepted the server's answer), its CLIENT-FINISHED, then data.
@@ -171,10 +177,17 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 			// TLS 1.3: the client's first encrypted record is its Finished.
 			t.establish(a.f)
 		} else if !a.tls13 && a.h.ServerHelloSeen && a.h.ClientCCS && a.lastCT[h.dir] == tlsparse.ContentTypeApplicationData {
-			// TLS <= 1.2 application data: the handshake is over.
+			// TLS <= 1.2 application data: the handshake is over, once
+			// the server's flight is in too. A client doing False Start
+			// (RFC 7918) sends data before the server's ChangeCipherSpec
+			// and Finished: the record waits for them (or for the
+			// post-handshake timeout, or the end of the connection), so
+			// that it tells what the server did.
 			a.h.ClientDataSent = true
 			t.establish(a.f)
-			t.decide(a.f, handshake.OutcomeEstablished)
+			if a.h.ServerCCS {
+				t.decide(a.f, handshake.OutcomeEstablished)
+			}
 		}
 	case stPost:
 		// TLS 1.3 hides the record type. A record too short for a request
@@ -188,6 +201,9 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 			return
 		}
 		a.h.ClientDataSent = true
+		if !a.tls13 && !a.h.ServerCCS {
+			return // False Start: see above
+		}
 		t.decide(a.f, handshake.OutcomeEstablished)
 	}
 }
@@ -204,7 +220,6 @@ func (h *dirHandler) NotTLS(prefix []byte) {
 	}
 	if a.side(h.dir) == handshake.SideServer {
 		a.h.NotTLSPrefix = append([]byte(nil), prefix...)
-		a.hist(h.dir, '!')
 		a.t.decide(a.f, handshake.OutcomeNotTLS)
 	}
 }
@@ -250,8 +265,9 @@ func (h *dirHandler) SSLv2ServerHello(body []byte) {
 	a.st[a.client].SetSSLv2()
 }
 
-// hist appends a history letter: upper case for the client, lower for the
-// server; '^' marks nothing here (the client is always the hello's sender).
+// hist appends a history letter from Zeek's ssl_history table: upper case
+// for the client, lower for the server; '^' marks nothing here (the client
+// is always the hello's sender). See handshake.Handshake.History.
 func (a *active) hist(dir int, c byte) {
 	if len(a.his) >= 64 {
 		return
@@ -260,6 +276,20 @@ func (a *active) hist(dir int, c byte) {
 		c = c | 0x20
 	}
 	a.his = append(a.his, c)
+}
+
+// histData appends 'D' for a run of records the direction sent that were
+// application data or encrypted (Zeek's letter for application_data): one
+// letter per run, so that a long transfer does not fill the history.
+func (a *active) histData(dir int) {
+	c := byte('D')
+	if a.side(dir) == handshake.SideServer {
+		c = 'd'
+	}
+	if n := len(a.his); n > 0 && a.his[n-1] == c {
+		return
+	}
+	a.hist(dir, 'D')
 }
 
 // Zeek's ssl_history letters for handshake message types.

@@ -48,7 +48,6 @@ func (t *Tracker) quicDatagram(f *flow, a *active, c *quicConn, dir int, b []byt
 				c.retryLen = copy(c.retryCID[:], h.SCID)
 				c.info.Retry = true
 				c.info.RetryDCID = append([]byte(nil), h.SCID...)
-				a.hist(dir, 'V')
 			} else {
 				t.quicUndecryptable(c)
 			}
@@ -95,7 +94,6 @@ func (t *Tracker) quicVersionNegotiation(a *active, c *quicConn, dir, side int, 
 	c.info.RejectedVersion = c.info.Version
 	c.info.ServerVersions = names
 	c.info.VNPacket = t.cur.Index
-	a.hist(dir, 'N')
 }
 
 // quicRefusedVersion reports whether the server's only answer on f was a
@@ -148,6 +146,7 @@ func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pk
 		t.quicUndecryptable(c)
 		return
 	}
+	rehello := false
 	if side == 0 && c.retried && !c.rekeyed && string(h.DCID) == string(c.retryCID[:c.retryLen]) {
 		// RFC 9001 §5.2: after a Retry the client's Initial keys come
 		// from the connection ID the server chose.
@@ -157,6 +156,9 @@ func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pk
 		}
 		c.rekeyed = true
 		c.keysLen = copy(c.keysFrom[:], h.DCID)
+		// The client sends its ClientHello again after a Retry: a second
+		// C in the history, as Zeek writes it.
+		rehello = true
 	}
 	keys := &c.keys.Client
 	if side == 1 {
@@ -185,6 +187,10 @@ func (t *Tracker) quicInitial(f *flow, a *active, c *quicConn, dir, side int, pk
 		switch fr.Type {
 		case quic.FrameCrypto:
 			crypto = true
+			if rehello && fr.Offset == 0 {
+				a.hist(dir, 'C')
+				rehello = false
+			}
 			// A frame far into the stream makes the reassembler hold
 			// everything up to it: counted like TCP's held segments, and
 			// before it is held, so that a flow over MaxBufferedBytes is
@@ -321,9 +327,7 @@ func (t *Tracker) quicClose(f *flow, a *active, c *quicConn, dir, side int, fr *
 // acknowledgement of the server's flight).
 func (t *Tracker) quicHandshakeSpace(f *flow, a *active, c *quicConn, dir, side int) {
 	if side == 1 {
-		if n := len(a.his); !c.serverHS || n == 0 || a.his[n-1] != 'q' {
-			a.hist(dir, 'Q')
-		}
+		a.histData(dir)
 		c.serverHS = true
 		a.h.ServerRecords++
 		return
@@ -332,9 +336,7 @@ func (t *Tracker) quicHandshakeSpace(f *flow, a *active, c *quicConn, dir, side 
 	if !c.shSeen && !c.serverHS {
 		return
 	}
-	if n := len(a.his); n == 0 || a.his[n-1] != 'Q' {
-		a.hist(dir, 'Q')
-	}
+	a.histData(dir)
 	if f.state == stHandshake {
 		t.establish(f)
 	}

@@ -183,8 +183,13 @@ func (a *active) serverHello(sh *tlsparse.ServerHello) {
 		h.Resumed = sh.HasPSK
 		// From here the client's records are ciphertext too.
 		a.st[a.client].SetEncrypted()
-	} else if a.sessionIDLen > 0 && len(sh.SessionID) == a.sessionIDLen &&
+	} else if sh.HasPSK {
+		// A TLS 1.3 draft or experiment that selected a pre-shared key.
+		h.Resumed = true
+	} else if v>>8 != 0x7f && a.sessionIDLen > 0 && len(sh.SessionID) == a.sessionIDLen &&
 		string(sh.SessionID) == string(a.sessionID[:a.sessionIDLen]) {
+		// An echoed session id resumes (TLS <= 1.2); TLS 1.3 drafts echo
+		// the client's random legacy session id like TLS 1.3 does.
 		h.Resumed = true
 	}
 }

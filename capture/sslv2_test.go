@@ -27,10 +27,10 @@ func TestSSLv2ServerHello(t *testing.T) {
 	}{
 		// Packet 4 is the CLIENT-HELLO, 6 the SERVER-HELLO, 8 the
 		// CLIENT-MASTER-KEY, 10 CLIENT-FINISHED, 13 the first data.
-		{"whole", 0, handshake.OutcomeEstablished, true, true, "CsQqQqQ"},
+		{"whole", 0, handshake.OutcomeEstablished, true, true, "CsDdDdD"},
 		{"hello only", 5, handshake.OutcomeIncomplete, false, false, "C"},
 		{"server hello, client silent", 7, handshake.OutcomeIncomplete, true, false, "Cs"},
-		{"client master key", 8, handshake.OutcomeEstablished, true, false, "CsQ"},
+		{"client master key", 8, handshake.OutcomeEstablished, true, false, "CsD"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, err := capture.OpenFiles([]string{path})

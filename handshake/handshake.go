@@ -161,6 +161,9 @@ type Handshake struct {
 	NextProtocol    string               // ALPN selected by the server
 	Resumed         bool                 // the server resumed a session (TLS <= 1.2 echoed session id / TLS 1.3 pre_shared_key selected)
 	KeyShareGroup   tlsparse.NamedGroup  // the server's key_share group, 0 when none
+	// ECDHGroup is the named curve of the server's ServerKeyExchange for an
+	// ECDHE suite (TLS <= 1.2), 0 otherwise.
+	ECDHGroup tlsparse.NamedGroup
 
 	Cert *Certificate // nil when not seen
 
@@ -197,7 +200,13 @@ type Handshake struct {
 	ServerCCS      bool
 	ClientDataSent bool // the client sent application data after the handshake
 
-	// History is a Zeek-style string: one letter per message, upper case = client.
+	// History is one letter per message in the letters of Zeek's
+	// ssl_history (upper case = client): C S J X K R N Y G F T O ...
+	// for handshake messages, I for ChangeCipherSpec, L for an alert
+	// (plaintext or encrypted), and D for a run of records that were
+	// application data or encrypted (QUIC: Handshake packets). At most 64
+	// letters. Zeek's own ssl_history is a prefix of it without the D runs
+	// (see report's Zeek output).
 	History string
 
 	Outcome Outcome

@@ -256,3 +256,21 @@ var decodedExtensions = []ExtensionType{
 	ExtPadding, ExtRecordSizeLimit, ExtCompressCertificate, ExtApplicationSettings,
 	ExtApplicationSettingsOld, ExtECH, ExtQUICTransportParams, 22, 23,
 }
+
+// FuzzServerKeyExchangeGroup: any body gives a group only when it starts
+// with named_curve and has the two bytes of one, and never panics.
+func FuzzServerKeyExchangeGroup(f *testing.F) {
+	f.Add([]byte{3, 0, 29, 32})
+	f.Add([]byte{3, 0})
+	f.Add([]byte{1, 0, 23})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, ok := ServerKeyExchangeGroup(b)
+		if ok != (len(b) >= 3 && b[0] == 3) {
+			t.Fatalf("%x: ok=%v", b, ok)
+		}
+		if ok && g != NamedGroup(uint16(b[1])<<8|uint16(b[2])) {
+			t.Fatalf("%x: group %#04x", b, uint16(g))
+		}
+	})
+}

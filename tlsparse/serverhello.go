@@ -122,7 +122,10 @@ func ParseServerHello(body []byte, sh *ServerHello) error {
 				return extErr(et, e.off, "bad selected protocol")
 			}
 			sh.ALPN = p.b
-		case ExtKeyShare:
+		case ExtKeyShare, extKeyShareDraft:
+			if et == extKeyShareDraft && sh.KeyShareGroup != 0 {
+				break
+			}
 			if !e.u16(&v) {
 				return extErr(et, e.off, "bad key_share")
 			}
@@ -192,3 +195,8 @@ func serverHelloQuick(body []byte) (hrr bool, v Version) {
 // isEarlyDraft13 reports whether v is a TLS 1.3 draft version (0x7fNN)
 // older than draft 22, whose ServerHello has the draft layout.
 func isEarlyDraft13(v Version) bool { return v>>8 == 0x7f && v&0xff < 22 }
+
+// extKeyShareDraft is key_share's code point in TLS 1.3 drafts before 23
+// (and Google's 0x7e01 experiment): 40, unassigned in the final registry,
+// so no other extension uses it.
+const extKeyShareDraft ExtensionType = 40
