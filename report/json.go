@@ -15,8 +15,10 @@ import (
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
-// Schema names the JSON lines format; it changes only on incompatible change.
-const Schema = "hellowatch/1"
+// Schema names the JSON lines format; it changes only on incompatible
+// change. hellowatch/2: history letters are Zeek's (D, not Q, for
+// encrypted records; no V, N or !), community_id and ecdh_group added.
+const Schema = "hellowatch/2"
 
 // tsLayout is RFC 3339 with a fixed nine-digit fraction, so lines sort as text.
 const tsLayout = "2006-01-02T15:04:05.000000000Z07:00"
@@ -85,6 +87,14 @@ func AppendJSONLines(dst []byte, h *handshake.Handshake, fs []diagnose.Finding, 
 	dst = appendAddrPort(dst, h.Client)
 	dst = append(dst, `,"server":`...)
 	dst = appendAddrPort(dst, h.Server)
+	dst = append(dst, `,"community_id":`...)
+	if f := communityFlow(h); f.Valid() {
+		dst = append(dst, '"')
+		dst = f.Append(dst, 0)
+		dst = append(dst, '"')
+	} else {
+		dst = append(dst, "null"...)
+	}
 	dst = append(dst, `,"server_name":`...)
 	if h.HasSNI {
 		dst = appendJSONString(dst, h.ServerName, true)
@@ -127,6 +137,8 @@ func AppendJSONLines(dst []byte, h *handshake.Handshake, fs []diagnose.Finding, 
 	dst = appendBool(dst, h.HRR)
 	dst = append(dst, `,"key_share_group":`...)
 	dst = appendNonZero(dst, h.KeyShareGroup)
+	dst = append(dst, `,"ecdh_group":`...)
+	dst = appendNonZero(dst, h.ECDHGroup)
 	dst = append(dst, `,"client_hello_error":`...)
 	dst = appendNullableString(dst, h.ClientHelloError, true)
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/hellowatch/hellowatch/communityid"
 	"github.com/hellowatch/hellowatch/diagnose"
@@ -152,7 +153,12 @@ func zeekCurve(h *handshake.Handshake) tlsparse.NamedGroup {
 // history has the letters of the Initial packets' messages.
 func ZeekHistory(h *handshake.Handshake) (history string, established bool) {
 	var b [64]byte
-	out := b[:0]
+	out, est := zeekHistory(b[:0], h)
+	return string(out), est
+}
+
+// zeekHistory appends Zeek's ssl_history of h to out (see [ZeekHistory]).
+func zeekHistory(out []byte, h *handshake.Handshake) ([]byte, bool) {
 	v := h.Version
 	if h.Transport == handshake.TransportQUIC {
 		// Only the messages of the Initial packets: no CONNECTION_CLOSE
@@ -164,7 +170,7 @@ func ZeekHistory(h *handshake.Handshake) (history string, established bool) {
 				out = append(out, c)
 			}
 		}
-		return string(out), false
+		return out, false
 	}
 	// Zeek's determine_tls13 (a CCS does not encrypt) and determine_state
 	// (application data encrypts unless SSL 2/3 or TLS 1.0-1.2).
@@ -184,7 +190,7 @@ func ZeekHistory(h *handshake.Handshake) (history string, established bool) {
 		data := c == 'D' || c == 'd'
 		if v == tlsparse.VersionSSL20 {
 			if c == 'D' && h.ServerHelloSeen {
-				return string(out), true
+				return out, true
 			}
 			if !data {
 				out = append(out, c)
@@ -196,7 +202,7 @@ func ZeekHistory(h *handshake.Handshake) (history string, established bool) {
 		}
 		if enc[side] {
 			if enc[0] && enc[1] {
-				return string(out), true
+				return out, true
 			}
 			continue
 		}
@@ -208,7 +214,7 @@ func ZeekHistory(h *handshake.Handshake) (history string, established bool) {
 			enc[side] = true
 		}
 	}
-	return string(out), false
+	return out, false
 }
 
 // CommunityID returns h's Community ID v1 (seed 0): its TCP or, for QUIC,
@@ -218,12 +224,27 @@ func CommunityID(h *handshake.Handshake) string {
 	return string(appendCommunityID(b[:0], h))
 }
 
-func appendCommunityID(dst []byte, h *handshake.Handshake) []byte {
-	f := communityid.TCP(h.Client, h.Server)
+// communityFlow is h's flow tuple for the Community ID.
+func communityFlow(h *handshake.Handshake) communityid.Flow {
 	if h.Transport == handshake.TransportQUIC {
-		f.Proto = communityid.ProtoUDP
+		return communityid.UDP(h.Client, h.Server)
 	}
-	return f.Append(dst, 0)
+	return communityid.TCP(h.Client, h.Server)
+}
+
+func appendCommunityID(dst []byte, h *handshake.Handshake) []byte {
+	return communityFlow(h).Append(dst, 0)
+}
+
+// appendCommunityIDField appends ,"community_id":"..." when h has one.
+func appendCommunityIDField(dst []byte, h *handshake.Handshake) []byte {
+	f := communityFlow(h)
+	if !f.Valid() {
+		return dst
+	}
+	dst = append(dst, `,"community_id":"`...)
+	dst = f.Append(dst, 0)
+	return append(dst, '"')
 }
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -246,6 +267,13 @@ func appendZeekUID(dst []byte, h *handshake.Handshake) []byte {
 	hi := uint64(sum[0])<<24 | uint64(sum[1])<<16 | uint64(sum[2])<<8 | uint64(sum[3])
 	lo := uint64(sum[4])<<56 | uint64(sum[5])<<48 | uint64(sum[6])<<40 | uint64(sum[7])<<32 |
 		uint64(sum[8])<<24 | uint64(sum[9])<<16 | uint64(sum[10])<<8 | uint64(sum[11])
+	dst = append(dst, 'C')
+	return appendBase62(dst, hi, lo)
+}
+
+// appendBase62 appends hi*2^64+lo (hi < 2^32) as 17 base62 digits, most
+// significant first (62^17 > 2^96).
+func appendBase62(dst []byte, hi, lo uint64) []byte {
 	var digits [17]byte
 	for i := len(digits) - 1; i >= 0; i-- {
 		// (hi*2^64 + lo) divided by 62, digit by digit.
@@ -255,7 +283,6 @@ func appendZeekUID(dst []byte, h *handshake.Handshake) []byte {
 		lo = q
 		digits[i] = base62[rem]
 	}
-	dst = append(dst, 'C')
 	return append(dst, digits[:]...)
 }
 
@@ -348,11 +375,13 @@ func AppendZeekSSL(dst []byte, h *handshake.Handshake, path bool) []byte {
 		dst = append(dst, `,"next_protocol":`...)
 		dst = appendJSONString(dst, h.NextProtocol, true)
 	}
-	hist, est := ZeekHistory(h)
+	var hb [64]byte
+	hist, est := zeekHistory(hb[:0], h)
 	dst = append(dst, `,"established":`...)
 	dst = appendBool(dst, est)
 	dst = append(dst, `,"ssl_history":`...)
-	dst = appendJSONString(dst, hist, false)
+	// No copy: appendJSONString does not keep its argument.
+	dst = appendJSONString(dst, unsafe.String(unsafe.SliceData(hist), len(hist)), false)
 
 	// policy/protocols/ssl/ssl-log-ext.zeek
 	if h.ClientLegacyVer != 0 {
@@ -384,11 +413,7 @@ func AppendZeekSSL(dst []byte, h *handshake.Handshake, path bool) []byte {
 		dst = append(dst, `,"ja4_r":`...)
 		dst = appendJSONString(dst, h.JA4R, false)
 	}
-	if id := appendCommunityID(nil, h); len(id) > 0 {
-		dst = append(dst, `,"community_id":"`...)
-		dst = append(dst, id...)
-		dst = append(dst, '"')
-	}
+	dst = appendCommunityIDField(dst, h)
 	return append(dst, '}')
 }
 
@@ -434,11 +459,7 @@ func AppendZeekNotice(dst []byte, h *handshake.Handshake, f *diagnose.Finding, p
 	dst = append(dst, `","p":`...)
 	dst = strconv.AppendUint(dst, uint64(h.Server.Port()), 10)
 	dst = append(dst, `,"actions":["Notice::ACTION_LOG"],"email_dest":[],"suppress_for":3600.0`...)
-	if id := appendCommunityID(nil, h); len(id) > 0 {
-		dst = append(dst, `,"community_id":"`...)
-		dst = append(dst, id...)
-		dst = append(dst, '"')
-	}
+	dst = appendCommunityIDField(dst, h)
 	return append(dst, '}')
 }
 

@@ -64,7 +64,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{name: "unknown_flag", args: []string{"--nope"}, code: 2, stderr: []string{"flag provided but not defined: -nope", "Usage: hellowatch"}, lines: -1, emptyStdio: true},
 		{name: "bad_int", args: []string{"-r", incident, "-c", "abc"}, code: 2, stderr: []string{`invalid value "abc" for flag -c`}, lines: -1, emptyStdio: true},
 		{name: "bad_duration", args: []string{"-r", incident, "--timeout", "soon"}, code: 2, stderr: []string{`invalid value "soon" for flag -timeout`}, lines: -1, emptyStdio: true},
-		{name: "bad_format", args: []string{"-r", incident, "--format", "xml"}, code: 2, stderr: []string{`invalid value "xml" for flag -format: must be one of text, json, auto`}, lines: -1, emptyStdio: true},
+		{name: "bad_format", args: []string{"-r", incident, "--format", "xml"}, code: 2, stderr: []string{`invalid value "xml" for flag -format: must be one of text, json, zeek, ecs, auto`}, lines: -1, emptyStdio: true},
 		{name: "bad_summary", args: []string{"-r", incident, "--summary", "sometimes"}, code: 2, stderr: []string{`invalid value "sometimes" for flag -summary`}, lines: -1, emptyStdio: true},
 		{name: "bad_color", args: []string{"-r", incident, "--color", "purple"}, code: 2, stderr: []string{`invalid value "purple" for flag -color`}, lines: -1, emptyStdio: true},
 		{name: "bad_log_level", args: []string{"-r", incident, "--log-level", "loud"}, code: 2, stderr: []string{`invalid value "loud" for flag -log-level`}, lines: -1, emptyStdio: true},

@@ -59,6 +59,7 @@ type options struct {
 	user        string
 	writeFile   string
 	format      string
+	zeekDir     string
 	failures    bool
 	timeout     time.Duration
 	showVersion bool
@@ -114,7 +115,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.noPromisc, "p", false, "live: do not put the interface into promiscuous mode")
 	fs.StringVar(&o.user, "Z", "", "drop privileges to `user` after opening the capture and the metrics port, before creating the -w file")
 	fs.StringVar(&o.writeFile, "w", "", "write every packet of the flows whose handshake failed to `file` (pcapng)")
-	fs.Var(newChoice(&o.format, "auto", "text", "json", "auto"), "format", "output `format`: text, json, or auto (text on a terminal, json otherwise)")
+	fs.Var(newChoice(&o.format, "auto", "text", "json", "zeek", "ecs", "auto"), "format", "output `format`: text, json, zeek (Zeek ssl.log and notice.log JSON), ecs (Elastic Common Schema), or auto (text on a terminal, json otherwise)")
+	fs.StringVar(&o.zeekDir, "zeek-dir", "", "also append Zeek JSON logs to ssl.log and notice.log in `dir`, as Zeek writes them")
 	fs.BoolVar(&o.failures, "failures", false, "report only failed handshakes")
 	fs.DurationVar(&o.timeout, "timeout", capture.DefaultTimeout, "how long to wait for a server's answer to a ClientHello")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -267,9 +269,9 @@ func newRunner(o *options, args []string, stdout, stderr io.Writer) (*runner, in
 		return nil, exitUsage
 	}
 	switch o.format {
-	case "auto", "text", "json":
+	case "auto", "text", "json", "zeek", "ecs":
 	default:
-		fmt.Fprintf(stderr, "hellowatch: --format must be text, json or auto, not %q\n", o.format)
+		fmt.Fprintf(stderr, "hellowatch: --format must be text, json, zeek, ecs or auto, not %q\n", o.format)
 		return nil, exitUsage
 	}
 	failOn, err := parseFailOn(o.failOn)

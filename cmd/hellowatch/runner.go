@@ -40,6 +40,8 @@ type runner struct {
 	out     *bufio.Writer
 	text    *report.TextWriter
 	json    *report.JSONWriter
+	records recordWriter       // zeek or ecs output (text and json are separate)
+	zeekDir *report.ZeekWriter // --zeek-dir, or nil
 	sum     *report.Summary
 	across  *across.Stage
 	metrics *report.Metrics
@@ -70,7 +72,7 @@ func (r *runner) run() int {
 	r.start = time.Now()
 	defer r.close()
 	for _, step := range []func() error{
-		r.startProfile, r.openSource, r.listenMetrics, r.dropPrivileges, r.openPcapOut,
+		r.startProfile, r.openSource, r.listenMetrics, r.dropPrivileges, r.openPcapOut, r.openZeekDir,
 		r.openOutput, r.openNginx, r.startPipeline, r.serveMetrics, r.handleSignals,
 	} {
 		if err := step(); err != nil {
@@ -182,6 +184,19 @@ func (r *runner) openPcapOut() error {
 	return nil
 }
 
+// openZeekDir opens the --zeek-dir logs.
+func (r *runner) openZeekDir() error {
+	if r.o.zeekDir == "" {
+		return nil
+	}
+	var err error
+	if r.zeekDir, err = report.OpenZeekDir(r.o.zeekDir); err != nil {
+		return fmt.Errorf("--zeek-dir: %w", err)
+	}
+	r.onClose(func() { r.zeekDir.Close() })
+	return nil
+}
+
 // openOutput chooses the record format and makes the writers.
 func (r *runner) openOutput() error {
 	o := r.o
@@ -200,8 +215,10 @@ func (r *runner) openOutput() error {
 			color = false
 		}
 		r.text = report.NewTextWriter(r.out, color)
-	} else {
+	} else if format == "json" {
 		r.json = report.NewJSONWriter(r.out)
+	} else {
+		r.records = newRecordWriter(format, r.out)
 	}
 	r.sum = report.NewSummary()
 	r.across = across.New(across.Config{MaxServers: r.o.maxServers})
@@ -420,6 +437,13 @@ func (r *runner) write(h *handshake.Handshake, fs []diagnose.Finding, lines []re
 		err = r.text.WriteLines(h, fs, lines)
 	} else if r.json != nil { // top writes no lines
 		err = r.json.WriteLines(h, fs, lines)
+	} else if r.records != nil { // zeek, ecs
+		err = r.records.Write(h, fs)
+	}
+	if r.zeekDir != nil {
+		if zerr := r.zeekDir.Write(h, fs); zerr != nil && err == nil {
+			err = fmt.Errorf("--zeek-dir: %w", zerr)
+		}
 	}
 	if err == nil && r.live {
 		err = r.out.Flush()
