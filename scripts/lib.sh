@@ -63,6 +63,12 @@ need_pkgs() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
+		if ! is_root && ! command -v sudo >/dev/null; then
+			echo "$me: needs these Debian packages: ${missing[*]}" >&2
+			echo "$me: installing them needs root, and sudo is not installed: run $me as root, install sudo, or have an administrator run" >&2
+			echo "    apt-get install -y --no-install-recommends ${missing[*]}" >&2
+			exit 1
+		fi
 		echo "$me: installing ${missing[*]}" >&2
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
