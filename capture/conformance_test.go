@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,22 +16,8 @@ import (
 
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-// corpusDir is ../shared/corpus next to the repository (read-only, present
-// in CI; the conformance tests skip when it is absent).
-func corpusDir(t testing.TB) string {
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "corpus"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "expected.jsonl")); err != nil {
-		t.Skipf("skipped: conformance corpus not found at %s", dir)
-	}
-	return dir
-}
 
 type expectation struct {
 	Line      int
@@ -117,7 +102,7 @@ func lastPlainAlert(h *handshake.Handshake) string {
 // testdata/conformance.golden (regenerate with -update); the test fails
 // when they change, so a regression cannot hide among known misses.
 func TestCorpusConformance(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testkit.Corpus(t)
 	f, err := os.Open(filepath.Join(dir, "expected.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -226,18 +211,5 @@ func TestCorpusConformance(t *testing.T) {
 	if len(misses) > 0 {
 		got += "\n"
 	}
-	golden := filepath.Join("testdata", "conformance.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("conformance changed (run with -update if intended):\n--- want\n%s\n--- got\n%s", want, got)
-	}
+	testkit.Golden(t, filepath.Join("testdata", "conformance.golden"), []byte(got))
 }

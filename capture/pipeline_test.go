@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 )
 
 // samplePaths returns the repository's sample captures.
@@ -140,22 +141,7 @@ func sameMultiset(a, b []string) bool {
 }
 
 func diffLines(want, got []string) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "want %d records, got %d\n", len(want), len(got))
-	for i := 0; i < max(len(want), len(got)); i++ {
-		var w, g string
-		if i < len(want) {
-			w = want[i]
-		}
-		if i < len(got) {
-			g = got[i]
-		}
-		if w != g {
-			fmt.Fprintf(&sb, "first difference at %d:\nwant %.300s\ngot  %.300s\n", i, w, g)
-			break
-		}
-	}
-	return sb.String()
+	return fmt.Sprintf("want %d records, got %d; first difference at %s\n", len(want), len(got), testkit.FirstDiff(want, got))
 }
 
 // TestPipelineStats: the counters of all workers add up to one Tracker's.

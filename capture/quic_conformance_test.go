@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 )
 
 // quicExpectation is a QUIC record of ../shared/corpus/expected.jsonl.
@@ -60,7 +61,7 @@ func ndpiJA4Quirk(got, want string) bool {
 // The bar is 95% of the compared values; every miss is logged, and the
 // expected ones are explained in quicKnownMisses.
 func TestQUICConformance(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testkit.Corpus(t)
 	f, err := os.Open(filepath.Join(dir, "expected.jsonl"))
 	if err != nil {
 		t.Fatal(err)

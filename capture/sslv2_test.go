@@ -8,6 +8,7 @@ import (
 
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
@@ -16,7 +17,7 @@ import (
 // records), whole and cut after a given packet, as when the capture ends
 // there.
 func TestSSLv2ServerHello(t *testing.T) {
-	path := filepath.Join(corpusDir(t), "zeek", "testing", "btest", "Traces", "tls", "ssl-v2.pcap")
+	path := filepath.Join(testkit.Corpus(t), "zeek", "testing", "btest", "Traces", "tls", "ssl-v2.pcap")
 	for _, tc := range []struct {
 		name     string
 		packets  int // packets fed; 0 for all

@@ -2,10 +2,8 @@ package diagnose
 
 import (
 	"encoding/json"
-	"flag"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,10 +11,9 @@ import (
 	"time"
 
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
@@ -456,22 +453,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	path := filepath.Join("testdata", "findings.golden.json")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("findings differ from %s; run go test -update and review the diff", path)
-	}
+	testkit.Golden(t, filepath.Join("testdata", "findings.golden.json"), got)
 }
 
 func BenchmarkDiagnose(b *testing.B) {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/x509"
@@ -17,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,12 +25,9 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/hellowatch/hellowatch/internal/edge"
+	"github.com/hellowatch/hellowatch/internal/testkit"
+	"github.com/hellowatch/hellowatch/report"
 )
-
-// contractKeys are the JSON keys DESIGN.md promises on every line.
-var contractKeys = []string{"ts", "client", "server", "server_name", "client_versions",
-	"version", "cipher", "alpn", "next_protocol", "ja3", "ja4", "alerts", "outcome",
-	"established", "findings", "history"}
 
 // record is one hellowatch JSON line, as far as the test looks at it.
 type record struct {
@@ -119,7 +114,7 @@ func parseRecord(line string) (record, error) {
 		return record{}, fmt.Errorf("not a JSON object: %w", err)
 	}
 	var missing []string
-	for _, k := range contractKeys {
+	for _, k := range report.JSONKeys {
 		if _, ok := keys[k]; !ok {
 			missing = append(missing, k)
 		}
@@ -135,34 +130,11 @@ func parseRecord(line string) (record, error) {
 	return r, nil
 }
 
-// repoRoot is the module root (the test runs in e2e/).
-func repoRoot(t *testing.T) string {
+// buildHellowatch builds ./cmd/hellowatch, under the race detector when
+// the tests run under it.
+func buildHellowatch(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("e2e: cannot find the module root from %s: %v", root, err)
-	}
-	return root
-}
-
-// buildHellowatch builds ./cmd/hellowatch into dir.
-func buildHellowatch(t *testing.T, ctx context.Context, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "hellowatch")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/hellowatch")...)
-	cmd.Dir = repoRoot(t)
-	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("e2e: hellowatch does not build yet (go build ./cmd/hellowatch): %v\n%s", err, out)
-	}
-	return bin
+	return testkit.Build(t, "./cmd/hellowatch", testkit.Race)
 }
 
 // freePort returns a TCP port free on host right now.
@@ -190,44 +162,22 @@ func waitListen(t *testing.T, ctx context.Context, addr string, logs ...string) 
 	var tail []string
 	for _, l := range logs {
 		b, _ := os.ReadFile(l)
-		tail = append(tail, fmt.Sprintf("--- %s:\n%s", l, lastLines(string(b), 15)))
+		tail = append(tail, fmt.Sprintf("--- %s:\n%s", l, testkit.LastLines(string(b), 15)))
 	}
 	t.Fatalf("e2e: nothing listens on %s\n%s", addr, strings.Join(tail, "\n"))
 }
 
-func lastLines(s string, n int) string {
-	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(l) > n {
-		l = l[len(l)-n:]
-	}
-	return strings.Join(l, "\n")
-}
-
-// startProcess starts cmd with its output in logFile and stops it (TERM,
-// then KILL after 5 s) at cleanup.
-func startProcess(t *testing.T, cmd *exec.Cmd, logFile string) *exec.Cmd {
+// startProcess starts cmd with its output in logFile; it is ended at
+// cleanup (see testkit.Start).
+func startProcess(t *testing.T, cmd *exec.Cmd, logFile string) {
 	t.Helper()
 	f, err := os.Create(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.Close() }) // after the process is ended
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("e2e: start %s: %v", cmd.Path, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); f.Close(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	return cmd
+	testkit.Start(t, cmd)
 }
 
 // nginx is one nginx instance with its own prefix.
@@ -318,159 +268,97 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile, pemFile string) {
 	return certFile, keyFile, pemFile
 }
 
-// watcher is a live hellowatch process whose JSON lines are collected.
+// watcher is a live hellowatch process whose JSON lines are read.
 type watcher struct {
-	cmd    *exec.Cmd
-	stderr *lockedBuffer
-	mu     sync.Mutex
-	recs   []record
-	bad    []string
-	done   chan struct{}
-	exit   error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	*testkit.Proc
 }
 
 // startWatcher runs hellowatch live and waits until it says it is capturing
 // (a stderr line mentioning listening/capturing), or 2 s, whichever is first.
 func startWatcher(t *testing.T, bin string, args ...string) *watcher {
 	t.Helper()
-	w := &watcher{stderr: &lockedBuffer{}, done: make(chan struct{})}
-	w.cmd = exec.Command(bin, args...)
-	w.cmd.Stderr = w.stderr
-	out, err := w.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.cmd.Start(); err != nil {
-		t.Fatalf("e2e: start hellowatch: %v", err)
-	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = testkit.Env()
+	w := &watcher{testkit.Start(t, cmd)}
 	t.Logf("started: %s %s", bin, strings.Join(args, " "))
-	go func() {
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			at := time.Now()
-			line := sc.Text()
-			if strings.HasPrefix(line, `{"type":"summary",`) {
-				continue // the summary line that ends a live run's output
-			}
-			r, err := parseRecord(line)
-			w.mu.Lock()
-			if err != nil {
-				w.bad = append(w.bad, fmt.Sprintf("%v: %s", err, line))
-			} else {
-				r.readAt = at
-				w.recs = append(w.recs, r)
-			}
-			w.mu.Unlock()
+	testkit.Poll(2*time.Second, func() bool {
+		if code, exited := w.Exited(0); exited {
+			t.Fatalf("e2e: hellowatch exited before any traffic: exit %d\nstderr:\n%s", code, w.Stderr.String())
 		}
-		w.exit = w.cmd.Wait()
-		close(w.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-w.done:
-		default:
-			w.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-w.done:
-			case <-time.After(5 * time.Second):
-				w.cmd.Process.Kill()
-				<-w.done
-			}
-		}
+		s := strings.ToLower(w.Stderr.String())
+		return strings.Contains(s, "listening") || strings.Contains(s, "capturing")
 	})
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-w.done:
-			t.Fatalf("e2e: hellowatch exited before any traffic: %v\nstderr:\n%s", w.exit, w.stderr.String())
-		default:
-		}
-		s := strings.ToLower(w.stderr.String())
-		if strings.Contains(s, "listening") || strings.Contains(s, "capturing") {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	// Give the capture ring a moment to be armed after the readiness line.
 	time.Sleep(300 * time.Millisecond)
 	return w
 }
 
-// records returns a copy of the lines read so far.
+// lines returns the records printed so far, each with the time its line
+// was read, and the lines that are not records.
+func (w *watcher) lines() (recs []record, bad []string) {
+	for _, l := range w.Stdout.Lines() {
+		r, err := parseRecord(l.Text)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%v: %s", err, l.Text))
+			continue
+		}
+		r.readAt = l.At
+		recs = append(recs, r)
+	}
+	return recs, bad
+}
+
+// records returns the records printed so far.
 func (w *watcher) records() []record {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.recs)
+	recs, _ := w.lines()
+	return recs
 }
 
 // waitFor polls until match holds for at least n records, or the timeout.
 func (w *watcher) waitFor(timeout time.Duration, n int, match func(record) bool) []record {
-	deadline := time.Now().Add(timeout)
-	for {
-		var got []record
+	var got []record
+	testkit.Poll(timeout, func() bool {
+		got = nil
 		for _, r := range w.records() {
 			if match(r) {
 				got = append(got, r)
 			}
 		}
-		if len(got) >= n || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(got) >= n
+	})
+	return got
 }
 
 // stop sends SIGTERM and waits for a clean exit.
 func (w *watcher) stop(t *testing.T) {
 	t.Helper()
-	w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-w.done:
-	case <-time.After(5 * time.Second):
+	w.Signal(t, syscall.SIGTERM)
+	code, ok := w.Exited(5 * time.Second)
+	if !ok {
 		t.Errorf("e2e: hellowatch did not exit within 5 s of SIGTERM")
-		w.cmd.Process.Kill()
-		<-w.done
+		w.Cmd.Process.Kill()
+		code, _ = w.Exited(5 * time.Second)
 	}
-	if w.exit != nil {
-		t.Errorf("e2e: hellowatch exited with %v after SIGTERM (want 0)\nstderr:\n%s", w.exit, lastLines(w.stderr.String(), 20))
+	if code != 0 {
+		t.Errorf("e2e: hellowatch exited with %d after SIGTERM (want 0)\nstderr:\n%s", code, testkit.LastLines(w.Stderr.String(), 20))
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, b := range w.bad {
+	_, bad := w.lines()
+	for _, b := range bad {
 		t.Errorf("e2e: bad JSON line from hellowatch: %s", b)
 	}
 }
 
 // replay runs hellowatch -r on a file and parses every line.
-func replay(t *testing.T, ctx context.Context, bin string, args ...string) []record {
+func replay(t *testing.T, bin string, args ...string) []record {
 	t.Helper()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("e2e: hellowatch %s: %v\nstderr:\n%s", strings.Join(args, " "), err, lastLines(stderr.String(), 20))
+	cmd := exec.Command(bin, args...)
+	cmd.Env = testkit.Env()
+	res := testkit.Run(t, 30*time.Second, cmd)
+	if res.Code != 0 {
+		t.Fatalf("e2e: hellowatch %s: exit %d\nstderr:\n%s", strings.Join(args, " "), res.Code, testkit.LastLines(string(res.Stderr), 20))
 	}
 	var recs []record
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(string(res.Stdout)), "\n") {
 		if line == "" {
 			continue
 		}

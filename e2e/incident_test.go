@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hellowatch/hellowatch/internal/edge"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 )
 
 const (
@@ -69,7 +70,7 @@ func TestIncident(t *testing.T) {
 	defer cancel()
 
 	e := &env{dir: t.TempDir(), nginx: nginxBin, backend: map[string]string{}}
-	e.hellowatch = buildHellowatch(t, ctx, e.dir)
+	e.hellowatch = buildHellowatch(t)
 	e.cert, e.key, e.pem = writeCert(t, e.dir)
 
 	hosts := []string{"127.0.0.1"}
@@ -151,14 +152,14 @@ func runVariant(t *testing.T, ctx context.Context, e *env, v variant) {
 	elog := proxy.log(t)
 	for _, want := range []string{"SSL_do_handshake() failed", v.wantLog} {
 		if !strings.Contains(elog, want) {
-			t.Errorf("nginx error log lacks %q:\n%s", want, lastLines(elog, 10))
+			t.Errorf("nginx error log lacks %q:\n%s", want, testkit.LastLines(elog, 10))
 		}
 	}
 	isFailing := func(r record) bool { return r.Server == upstream && r.ServerName == nil }
 	failing := w.waitFor(5*time.Second, failingRequests, isFailing)
 	if len(failing) < failingRequests {
 		t.Errorf("hellowatch reported %d SNI-less handshakes to %s within 5 s, want %d; all lines so far:\n%s\nstderr:\n%s",
-			len(failing), upstream, failingRequests, dump(w.records()), lastLines(w.stderr.String(), 20))
+			len(failing), upstream, failingRequests, dump(w.records()), testkit.LastLines(w.Stderr.String(), 20))
 	}
 	for _, r := range failing {
 		checkIncident(t, r, v)
@@ -175,7 +176,7 @@ func runVariant(t *testing.T, ctx context.Context, e *env, v variant) {
 		}
 	}
 	if !fixed {
-		t.Errorf("nginx with proxy_ssl_server_name on; never answered 200 within 5 s; error log:\n%s", lastLines(proxy.log(t), 10))
+		t.Errorf("nginx with proxy_ssl_server_name on; never answered 200 within 5 s; error log:\n%s", testkit.LastLines(proxy.log(t), 10))
 	}
 	good := w.waitFor(5*time.Second, 1, func(r record) bool {
 		return r.Server == upstream && r.ServerName != nil && *r.ServerName == sniName && r.Outcome == "established"
@@ -227,7 +228,7 @@ func runVariant(t *testing.T, ctx context.Context, e *env, v variant) {
 	}
 
 	// 4. The replay of the live run's pcap gives the same records.
-	replayed := replay(t, ctx, e.hellowatch, append(append([]string{"-r", pcapFile, "--format", "json"}, nginxArgs...), filter...)...)
+	replayed := replay(t, e.hellowatch, append(append([]string{"-r", pcapFile, "--format", "json"}, nginxArgs...), filter...)...)
 	for _, r := range replayed {
 		if isFailing(r) {
 			checkNginxFiles(t, r, v, proxy, passLine)
@@ -292,7 +293,7 @@ func checkIncident(t *testing.T, r record, v variant) {
 func checkNginxFiles(t *testing.T, r record, v variant, proxy *nginx, passLine int) {
 	t.Helper()
 	if len(r.LogLines) != 1 {
-		t.Errorf("refused handshake %s has %d nginx log lines, want its one: %s\nerror log:\n%s", r.Client, len(r.LogLines), r.raw, lastLines(proxy.log(t), 10))
+		t.Errorf("refused handshake %s has %d nginx log lines, want its one: %s\nerror log:\n%s", r.Client, len(r.LogLines), r.raw, testkit.LastLines(proxy.log(t), 10))
 		return
 	}
 	l := r.LogLines[0]

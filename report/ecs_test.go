@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 )
 
 // ecsField is one field of the pinned ECS version (testdata/ecs).
@@ -172,7 +173,7 @@ func TestECSGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	golden(t, "ecs.golden.jsonl", buf.Bytes())
+	testkit.Golden(t, filepath.Join("testdata", "ecs.golden.jsonl"), buf.Bytes())
 }
 
 func TestECSOutcome(t *testing.T) {

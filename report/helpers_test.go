@@ -1,10 +1,7 @@
 package report
 
 import (
-	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,8 +11,6 @@ import (
 	"github.com/hellowatch/hellowatch/diagnose"
 	"github.com/hellowatch/hellowatch/handshake"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 123456789, time.UTC)
 
@@ -116,26 +111,6 @@ func samples() []struct {
 		name string
 		h    *handshake.Handshake
 	}{{"missing_sni", noSNI}, {"established_ipv6", ok}, {"expired_cert", cert}, {"plaintext", plain}, {"hostile_strings", hostile}, {"silence", silent}, {"lost_hello", lost}, {"quic_refused", quic}}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("output differs from %s (run go test -update and review the diff):\n%s", path, got)
-	}
 }
 
 // noRawControls fails if b holds a C0 control (other than newline), DEL,

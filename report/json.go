@@ -20,14 +20,30 @@ import (
 // encrypted records; no V, N or !), community_id and ecdh_group added.
 const Schema = "hellowatch/2"
 
+// JSONKeys are the keys of every JSON line, in the order AppendJSON writes
+// them: the contract of Schema (README, "JSON lines"). Each is
+// always present, null or empty when unknown. The tests of report check
+// that AppendJSON writes exactly these; the command's and the end-to-end
+// tests check every line they read against them.
+var JSONKeys = []string{
+	"schema", "ts", "transport", "client", "server", "community_id", "server_name", "sni_is_ip", "sni_invalid",
+	"client_versions", "version", "cipher", "alpn", "next_protocol",
+	"ja3", "ja3_string", "ja4", "ja4_r",
+	"ech_offered", "offers_session", "resumed", "hrr", "key_share_group", "ecdh_group", "client_hello_error",
+	"alerts", "outcome", "established", "findings", "log_lines", "cert", "tcp_end", "quic", "not_tls_prefix",
+	"timings", "packets", "first_packet", "last_packet", "hello_segments", "hello_len",
+	"gap", "ambiguous", "history",
+}
+
 // tsLayout is RFC 3339 with a fixed nine-digit fraction, so lines sort as text.
 const tsLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 // JSONWriter writes one JSON object per handshake, one line each (see the
-// contract in the README, "JSON lines"). Strings taken off the wire (server_name, alpn,
-// next_protocol, certificate names, not_tls_prefix, ...) may hold any bytes:
-// invalid UTF-8 is written as `\xNN` and a backslash as `\\` in the decoded
-// string, so the bytes can be recovered exactly.
+// contract: JSONKeys, documented in the README, "JSON lines"). Strings
+// taken off the wire (server_name, alpn, next_protocol, certificate names,
+// not_tls_prefix, ...) may hold any bytes: invalid UTF-8 is written as
+// `\xNN` and a backslash as `\\` in the decoded string, so the bytes can
+// be recovered exactly.
 //
 // The encoder is hand-written and reuses one buffer: a record costs no
 // allocation once the buffer has grown. A JSONWriter is safe for

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,13 +17,46 @@ import (
 
 	"github.com/hellowatch/hellowatch/diagnose"
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 )
 
-// contractKeys must be present in every line (DESIGN.md).
-var contractKeys = []string{"ts", "client", "server", "server_name", "client_versions", "version", "cipher",
-	"alpn", "next_protocol", "ja3", "ja4", "alerts", "outcome", "established", "findings", "history",
-	"schema", "transport", "ja3_string", "ja4_r", "sni_is_ip", "resumed", "hrr", "cert", "tcp_end",
-	"not_tls_prefix", "timings", "packets", "quic", "log_lines"}
+// TestJSONKeys: every line carries exactly the contract's keys, JSONKeys,
+// in its order, once each, whatever the record holds.
+func TestJSONKeys(t *testing.T) {
+	for _, s := range samples() {
+		t.Run(s.name, func(t *testing.T) {
+			line := AppendJSON(nil, s.h, findings(s.h))
+			got, err := topLevelKeys(line)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, line)
+			}
+			if !slices.Equal(got, JSONKeys) {
+				t.Errorf("keys written:\n%q\nJSONKeys:\n%q", got, JSONKeys)
+			}
+		})
+	}
+}
+
+// topLevelKeys returns the keys of the JSON object line, in order.
+func topLevelKeys(line []byte) ([]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object: %v %v", tok, err)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, tok.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+	}
+	return keys, nil
+}
 
 func TestJSONGolden(t *testing.T) {
 	var buf bytes.Buffer
@@ -30,7 +66,7 @@ func TestJSONGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	golden(t, "handshakes.golden.jsonl", buf.Bytes())
+	testkit.Golden(t, filepath.Join("testdata", "handshakes.golden.jsonl"), buf.Bytes())
 }
 
 func TestJSONContract(t *testing.T) {
@@ -41,7 +77,7 @@ func TestJSONContract(t *testing.T) {
 			if err := json.Unmarshal(line, &m); err != nil {
 				t.Fatalf("invalid JSON: %v\n%s", err, line)
 			}
-			for _, k := range contractKeys {
+			for _, k := range JSONKeys {
 				if _, ok := m[k]; !ok {
 					t.Errorf("key %q missing", k)
 				}

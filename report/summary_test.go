@@ -3,12 +3,14 @@ package report
 import (
 	"bytes"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 )
 
 func TestSummaryGolden(t *testing.T) {
@@ -28,7 +30,7 @@ func TestSummaryGolden(t *testing.T) {
 	if err := s.Write(&buf, st); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "summary.golden.txt", buf.Bytes())
+	testkit.Golden(t, filepath.Join("testdata", "summary.golden.txt"), buf.Bytes())
 	noRawControls(t, buf.Bytes(), false)
 	for _, want := range []string{"25 handshakes", "missing_sni", "kernel: received 1210, dropped 10 (0.83%)", "skipped packets: not_tcp 10, bad_ip 2"} {
 		if !strings.Contains(buf.String(), want) {

@@ -2,9 +2,11 @@ package report
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hellowatch/hellowatch/internal/testkit"
 	quicv "github.com/hellowatch/hellowatch/quic"
 	"github.com/hellowatch/hellowatch/tlsparse"
 
@@ -25,7 +27,7 @@ func TestTextGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			golden(t, name, buf.Bytes())
+			testkit.Golden(t, filepath.Join("testdata", name), buf.Bytes())
 			if !color && bytes.IndexByte(buf.Bytes(), 0x1b) >= 0 {
 				t.Fatal("ESC in colourless output")
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hellowatch/hellowatch/diagnose"
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
@@ -242,7 +243,7 @@ func TestZeekGolden(t *testing.T) {
 			t.Errorf("_path %v", m["_path"])
 		}
 	}
-	golden(t, "zeek.golden.jsonl", buf.Bytes())
+	testkit.Golden(t, filepath.Join("testdata", "zeek.golden.jsonl"), buf.Bytes())
 }
 
 // TestZeekNoticeSharesUID: a finding's notice names its ssl record's uid.

@@ -11,10 +11,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/hellowatch/hellowatch/internal/testkit"
 )
 
-// corpusDir is the shared conformance corpus, next to the repository.
-var corpusDir = filepath.Join("..", "..", "shared", "corpus")
+// corpusDir is the shared conformance corpus (see testkit.CorpusDir).
+var corpusDir = testkit.CorpusDir()
 
 type corpusRecord struct {
 	File      string   `json:"file"`

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/golden from the current parser")
+	"github.com/hellowatch/hellowatch/internal/testkit"
+)
 
 type realHello struct {
 	name   string
@@ -126,21 +125,7 @@ func TestGoldenHellos(t *testing.T) {
 			}
 			got, _ := json.MarshalIndent(summarize(&ch), "", "  ")
 			got = append(got, '\n')
-			path := filepath.Join("testdata", "golden", h.name+".json")
-			if *update {
-				os.MkdirAll(filepath.Dir(path), 0o755)
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("golden mismatch for %s; got:\n%s", path, got)
-			}
+			testkit.Golden(t, filepath.Join("testdata", "golden", h.name+".json"), got)
 			// Properties known from how each capture was made.
 			switch {
 			case strings.Contains(h.name, "nosni"), h.name == "curl-ip-literal", h.name == "go-ip-sni", h.name == "openssl-tls10":

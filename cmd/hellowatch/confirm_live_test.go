@@ -21,6 +21,7 @@ import (
 
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/internal/edge"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
@@ -433,7 +434,7 @@ type confirmDoc struct {
 func cfConfirm(t *testing.T, e *cfEnv, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	cmd := exec.Command("ip", cfNS(cfClientNS, append([]string{e.exe, "confirm"}, args...)...)...)
-	cmd.Env = sidecarEnv()
+	cmd.Env = hellowatchEnv()
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -598,7 +599,7 @@ func TestConfirmLive(t *testing.T) {
 			fixed.Target != cfServer4+":8449" || !fixed.Variants[0].Accepted || !strings.HasPrefix(fixed.Text, "the failure does not reproduce: ") {
 			t.Errorf("the fixed router: exit %d %v\n%s%s", code, err, stdout, stderr)
 		}
-		if *update {
+		if testkit.Updating() {
 			// confirm's unit tests read this real capture without root.
 			b, err := os.ReadFile(filepath.Join(e.dir, "sni-router.pcap"))
 			if err == nil {

@@ -1,8 +1,8 @@
 package main
 
-// The JSON contract against the shared conformance corpus: hellowatch
-// --format json over every file in ../shared/corpus (captures written by
-// Zeek, FoxIO JA4, Arkime, Suricata and nDPI tests, plus their text files).
+// The JSON contract against the shared conformance corpus (testkit.Corpus):
+// hellowatch --format json over every file in it (captures written by Zeek,
+// FoxIO JA4, Arkime, Suricata and nDPI tests, plus their text files).
 
 import (
 	"bufio"
@@ -10,34 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hellowatch/hellowatch/internal/testkit"
+	"github.com/hellowatch/hellowatch/report"
 )
-
-// corpusEnv overrides where the corpus is.
-const corpusEnv = "HW_TEST_CORPUS"
-
-// corpusRoot returns the corpus directory or skips: $HW_TEST_CORPUS, else
-// ../shared/corpus next to the repository root.
-func corpusRoot(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv(corpusEnv)
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "corpus")
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-		t.Skipf("skipped: no corpus at %s (set %s to point at one)", abs, corpusEnv)
-	}
-	return abs
-}
 
 // isCaptureName says whether a corpus file is meant to be a capture.
 func isCaptureName(name string) bool {
@@ -53,8 +34,8 @@ func isCaptureName(name string) bool {
 var outcomeWords = []string{"established", "server_alert", "client_alert", "server_reset",
 	"server_closed", "not_tls", "no_response", "incomplete"}
 
-// checkContract checks one JSON line against DESIGN.md's contract: every
-// key present with its JSON type.
+// checkContract checks one JSON line against the contract: every key of
+// report.JSONKeys present, and those below with their JSON type.
 func checkContract(line []byte) error {
 	var m map[string]any
 	if err := json.Unmarshal(line, &m); err != nil {
@@ -109,13 +90,13 @@ func checkContract(line []byte) error {
 		{"history", "string", isStr},
 	}
 	var errs []error
-	for _, ty := range types {
-		v, present := m[ty.key]
-		if !present {
-			errs = append(errs, fmt.Errorf("missing key %q", ty.key))
-			continue
+	for _, k := range report.JSONKeys {
+		if _, present := m[k]; !present {
+			errs = append(errs, fmt.Errorf("missing key %q", k))
 		}
-		if !ty.ok(v) {
+	}
+	for _, ty := range types {
+		if v, present := m[ty.key]; present && !ty.ok(v) {
 			errs = append(errs, fmt.Errorf("%s = %v, want %s", ty.key, v, ty.want))
 		}
 	}
@@ -159,7 +140,7 @@ func runNoPanic(t *testing.T, args ...string) (stdout, stderr string, code int, 
 // types, or exit 1 with a FileError naming the file; any other file must be
 // refused with exit 1 and a FileError; nothing may panic.
 func TestCorpusJSONContract(t *testing.T) {
-	root := corpusRoot(t)
+	root := testkit.Corpus(t)
 	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {

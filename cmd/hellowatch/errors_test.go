@@ -173,23 +173,23 @@ func TestReadStdin(t *testing.T) {
 			}
 			defer f.Close()
 			p := startHellowatch(t, f, "-r", "-", "--format", "json")
-			code, ok := p.exited(t, 10*time.Second)
+			code, ok := p.Exited(10 * time.Second)
 			if !ok {
 				t.Fatal("hellowatch -r - did not finish within 10 s")
 			}
-			if code != 0 || p.stdout.String() != want {
-				t.Errorf("-r - < %s: exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", name, code, p.stdout.String(), want, p.stderr.String())
+			if code != 0 || p.Stdout.String() != want {
+				t.Errorf("-r - < %s: exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", name, code, p.Stdout.String(), want, p.Stderr.String())
 			}
 		})
 	}
 	t.Run("not_a_capture", func(t *testing.T) {
 		p := startHellowatch(t, strings.NewReader("GET / HTTP/1.1\r\n\r\n"), "-r", "-")
-		code, ok := p.exited(t, 10*time.Second)
+		code, ok := p.Exited(10 * time.Second)
 		if !ok {
 			t.Fatal("hellowatch -r - did not finish within 10 s")
 		}
-		if code != 1 || !strings.Contains(p.stderr.String(), "capture: -: offset 0: not a pcap or pcapng file") {
-			t.Errorf("exit %d, stderr %q; want 1 naming standard input", code, p.stderr.String())
+		if code != 1 || !strings.Contains(p.Stderr.String(), "capture: -: offset 0: not a pcap or pcapng file") {
+			t.Errorf("exit %d, stderr %q; want 1 naming standard input", code, p.Stderr.String())
 		}
 	})
 }

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+	"github.com/hellowatch/hellowatch/internal/testkit"
+)
 
 // samples returns every capture shipped in samples/.
 func samples(t *testing.T) []string {
@@ -29,62 +25,6 @@ func samples(t *testing.T) []string {
 	return out
 }
 
-// runCmd runs the command in-process and returns stdout, stderr and the
-// exit code.
-func runCmd(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	t.Setenv("NO_COLOR", "1")
-	code := run(args, &stdout, &stderr)
-	return stdout.String(), stderr.String(), code
-}
-
-func checkGolden(t *testing.T, name string, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the golden file (go test -update if intended)\n--- want\n%s\n--- got\n%s", name, want, got)
-	}
-}
-
-// contractKeys are the keys DESIGN.md promises in every JSON line.
-var contractKeys = []string{"ts", "client", "server", "server_name", "client_versions", "version",
-	"cipher", "alpn", "next_protocol", "ja3", "ja4", "alerts", "outcome", "established", "findings", "history"}
-
-// checkJSONLines asserts that every line is a JSON object with the contract's keys.
-func checkJSONLines(t *testing.T, name, out string) int {
-	t.Helper()
-	n := 0
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		n++
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("%s line %d is not JSON: %v\n%s", name, n, err, sc.Text())
-		}
-		for _, k := range contractKeys {
-			if _, ok := m[k]; !ok {
-				t.Errorf("%s line %d lacks key %q", name, n, k)
-			}
-		}
-	}
-	return n
-}
-
 // TestSamplesGolden runs hellowatch on every shipped sample, in text and
 // JSON, against goldens in testdata/golden (regenerated with -update).
 func TestSamplesGolden(t *testing.T) {
@@ -100,14 +40,14 @@ func TestSamplesGolden(t *testing.T) {
 			if n := checkJSONLines(t, base, out); n == 0 && !strings.HasPrefix(base, "tunnel-") {
 				t.Errorf("%s: no handshake reported", base)
 			}
-			checkGolden(t, base+".jsonl", out)
+			testkit.Golden(t, filepath.Join("testdata", "golden", base+".jsonl"), []byte(out))
 
 			text, errOut, code := runCmd(t, "-r", path, "--format", "text", "--summary", "always", "--color", "never")
 			if code != exitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			// The summary's duration and rate depend on the machine.
-			checkGolden(t, base+".txt", text+stripTiming(errOut))
+			testkit.Golden(t, filepath.Join("testdata", "golden", base+".txt"), []byte(text+stripTiming(errOut)))
 		})
 	}
 }

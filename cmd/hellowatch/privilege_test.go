@@ -26,43 +26,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellowatch/hellowatch/internal/testkit"
+	"github.com/hellowatch/hellowatch/internal/testkit/metrics"
 )
-
-// startBin starts the built binary bin with args; it is killed at cleanup
-// if still running.
-func startBin(t *testing.T, bin string, args ...string) *hwProc {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = cleanEnv()
-	return startProc(t, cmd)
-}
-
-// waitFor waits until stderr contains s, or fails.
-func (p *hwProc) waitFor(t *testing.T, s string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(p.stderr.String(), s) {
-		select {
-		case <-p.done:
-			t.Fatalf("hellowatch exited (%d) before %q:\n%s", p.code, s, p.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q on stderr after %v:\n%s", s, timeout, p.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// wait waits for the process to exit, or fails.
-func (p *hwProc) wait(t *testing.T, timeout time.Duration) {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		t.Fatalf("hellowatch still running after %v\nstderr: %s", timeout, p.stderr.String())
-	}
-}
 
 // tlsHandshake makes one TLS connection with SNI name, sends a request and
 // reads the answer.
@@ -81,22 +48,6 @@ func tlsHandshake(addr, name string) error {
 	return err
 }
 
-// procStatus returns the fields of /proc/<pid>[/task/<tid>]/status.
-func procStatus(t *testing.T, path string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok {
-			m[k] = strings.Join(strings.Fields(v), " ")
-		}
-	}
-	return m
-}
-
 // TestDropPrivileges runs `-i lo -Z nobody`, checks in /proc that every
 // thread runs as nobody with no capabilities and no other groups, that a
 // TLS handshake made after the drop is reported, and that SIGTERM ends it
@@ -107,7 +58,7 @@ func TestDropPrivileges(t *testing.T) {
 	if err != nil {
 		t.Skipf("skipped: no user nobody: %v", err)
 	}
-	bin := buildHellowatch(t)
+	bin := testkit.Build(t, "./cmd/hellowatch", false)
 	ln := tlsServer(t, t.Context(), "priv.example")
 	port := ln.Addr().(*net.TCPAddr).Port
 	// -w opens its file after the drop, as tcpdump does: in a directory
@@ -136,10 +87,10 @@ func TestDropPrivileges(t *testing.T) {
 	}
 	p := startBin(t, bin, "-i", "lo", "-Z", "nobody", "-w", wfile, "--metrics-addr", metricsAddr, "--format", "json", "--summary", "always",
 		"tcp", "port", strconv.Itoa(port))
-	p.waitFor(t, "dropped privileges", 10*time.Second)
-	p.waitFor(t, "capturing", 10*time.Second)
+	p.WaitFor(t, "dropped privileges", 10*time.Second)
+	p.WaitFor(t, "capturing", 10*time.Second)
 
-	pid := p.cmd.Process.Pid
+	pid := p.Cmd.Process.Pid
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
 	if len(tasks) == 0 {
 		t.Fatal("no threads in /proc")
@@ -147,7 +98,10 @@ func TestDropPrivileges(t *testing.T) {
 	want := strings.Repeat(u.Uid+" ", 3) + u.Uid
 	wantG := strings.Repeat(u.Gid+" ", 3) + u.Gid
 	for _, task := range tasks {
-		st := procStatus(t, task)
+		st, err := testkit.ProcStatus(task)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if st["Uid"] != want || st["Gid"] != wantG || st["Groups"] != u.Gid {
 			t.Errorf("%s: Uid %q Gid %q Groups %q, want %q %q %q", task, st["Uid"], st["Gid"], st["Groups"], want, wantG, u.Gid)
 		}
@@ -168,14 +122,14 @@ func TestDropPrivileges(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.stdout.String(), sni) {
+	for !strings.Contains(p.Stdout.String(), sni) {
 		if time.Now().After(deadline) {
-			t.Fatalf("handshake with SNI %s not reported after the drop\nstdout: %s\nstderr: %s", sni, p.stdout.String(), p.stderr.String())
+			t.Fatalf("handshake with SNI %s not reported after the drop\nstdout: %s\nstderr: %s", sni, p.Stdout.String(), p.Stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	var rec map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(p.stdout.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(p.Stdout.String()), "\n") {
 		if strings.Contains(l, sni) {
 			if err := json.Unmarshal([]byte(l), &rec); err != nil {
 				t.Fatal(err)
@@ -185,15 +139,14 @@ func TestDropPrivileges(t *testing.T) {
 	if rec["outcome"] != "established" {
 		t.Errorf("record after the drop: %v", rec)
 	}
-	if code, body := httpGet(t, "http://"+metricsAddr+"/metrics"); code != 200 || !strings.Contains(body, "hellowatch_handshakes_total") {
+	if code, body := metrics.Get(t, "http://"+metricsAddr+"/metrics"); code != 200 || !strings.Contains(body, "hellowatch_handshakes_total") {
 		t.Errorf("metrics on privileged port %s after the drop: %d %.200s", metricsAddr, code, body)
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.wait(t, 5*time.Second)
-	if p.code != 0 || !strings.Contains(p.stderr.String(), "== hellowatch summary") {
-		t.Fatalf("after SIGTERM: exit %d\n%s", p.code, p.stderr.String())
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.Wait(t, 5*time.Second); code != 0 || !strings.Contains(p.Stderr.String(), "== hellowatch summary") {
+		t.Fatalf("after SIGTERM: exit %d\n%s", code, p.Stderr.String())
 	}
-	checkNoPanic(t, []byte(p.stderr.String()))
+	testkit.NoPanic(t, p.Stderr.String())
 	if fi, err := os.Stat(wfile); err != nil {
 		t.Errorf("-w file: %v", err)
 	} else if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != uid {
@@ -241,21 +194,21 @@ func TestInterfaceDisappears(t *testing.T) {
 	if out, err := exec.Command(ip, "link", "set", name, "up").CombinedOutput(); err != nil {
 		t.Fatalf("ip link set up: %v: %s", err, out)
 	}
-	bin := buildHellowatch(t)
+	bin := testkit.Build(t, "./cmd/hellowatch", false)
 	p := startBin(t, bin, "-i", name, "--format", "json")
-	p.waitFor(t, "capturing", 10*time.Second)
+	p.WaitFor(t, "capturing", 10*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
 	if out, err := exec.Command(ip, "link", "del", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip link del: %v: %s", err, out)
 	}
 	deleted = true
-	p.wait(t, 5*time.Second)
-	took := p.exitedAt.Sub(start)
-	stderr := p.stderr.String()
-	checkNoPanic(t, []byte(stderr))
-	if p.code != exitError {
-		t.Errorf("exit %d after the interface was deleted, want %d", p.code, exitError)
+	code := p.Wait(t, 5*time.Second)
+	took := p.ExitedAt().Sub(start)
+	stderr := p.Stderr.String()
+	testkit.NoPanic(t, stderr)
+	if code != exitError {
+		t.Errorf("exit %d after the interface was deleted, want %d", code, exitError)
 	}
 	var errLine string
 	for _, l := range strings.Split(stderr, "\n") {
@@ -266,7 +219,7 @@ func TestInterfaceDisappears(t *testing.T) {
 	if !strings.Contains(errLine, name) {
 		t.Errorf("the error %q does not name the interface %s:\n%s", errLine, name, stderr)
 	}
-	t.Logf("interface %s deleted: exit %d after %v; stderr: %s", name, p.code, took.Round(time.Millisecond), strings.TrimSpace(stderr))
+	t.Logf("interface %s deleted: exit %d after %v; stderr: %s", name, code, took.Round(time.Millisecond), strings.TrimSpace(stderr))
 }
 
 // TestSIGTERMUnderLoad captures on lo while clients make TLS handshakes as
@@ -274,11 +227,11 @@ func TestInterfaceDisappears(t *testing.T) {
 // summary on stderr.
 func TestSIGTERMUnderLoad(t *testing.T) {
 	sidecarNeedRoot(t)
-	bin := buildHellowatch(t)
+	bin := testkit.Build(t, "./cmd/hellowatch", false)
 	ln := tlsServer(t, t.Context(), "priv.example")
 	port := ln.Addr().(*net.TCPAddr).Port
 	p := startBin(t, bin, "-i", "lo", "--format", "json", "tcp", "port", strconv.Itoa(port))
-	p.waitFor(t, "capturing", 10*time.Second)
+	p.WaitFor(t, "capturing", 10*time.Second)
 
 	var stop atomic.Bool
 	var made atomic.Int64
@@ -300,17 +253,17 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	}()
 	// Let the load build up until records flow.
 	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(p.stdout.String(), "\n") < 200 && time.Now().Before(deadline) {
+	for strings.Count(p.Stdout.String(), "\n") < 200 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	sent := time.Now()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.wait(t, 5*time.Second)
-	took := p.exitedAt.Sub(sent)
-	stderr := p.stderr.String()
-	checkNoPanic(t, []byte(stderr))
-	if p.code != 0 {
-		t.Errorf("exit %d after SIGTERM, want 0\n%s", p.code, stderr)
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	code := p.Wait(t, 5*time.Second)
+	took := p.ExitedAt().Sub(sent)
+	stderr := p.Stderr.String()
+	testkit.NoPanic(t, stderr)
+	if code != 0 {
+		t.Errorf("exit %d after SIGTERM, want 0\n%s", code, stderr)
 	}
 	if took > 2*time.Second {
 		t.Errorf("exit took %v after SIGTERM, want under 2s", took)
@@ -318,19 +271,10 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if !strings.Contains(stderr, "== hellowatch summary") {
 		t.Errorf("no summary on stderr:\n%s", stderr)
 	}
-	lines := strings.Count(p.stdout.String(), "\n")
+	lines := strings.Count(p.Stdout.String(), "\n")
 	if lines == 0 {
 		t.Error("no handshake reported under load")
 	}
-	out := p.stdout.String()
-	// A live run's JSON output ends with its summary line.
-	last := out[strings.LastIndex(strings.TrimSuffix(out, "\n"), "\n")+1:]
-	if !strings.HasPrefix(last, `{"type":"summary",`) {
-		t.Errorf("JSON output does not end with the summary line: %q", last)
-	} else {
-		out = strings.TrimSuffix(out, last)
-		lines--
-	}
-	jsonLines(t, []byte(out))
-	t.Logf("SIGTERM after %d handshakes made, %d reported: exit %d in %v", made.Load(), lines, p.code, took.Round(time.Millisecond))
+	checkJSONLines(t, "stdout", p.Stdout.String())
+	t.Logf("SIGTERM after %d handshakes made, %d reported: exit %d in %v", made.Load(), lines, code, took.Round(time.Millisecond))
 }

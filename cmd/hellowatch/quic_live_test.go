@@ -12,6 +12,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/hellowatch/hellowatch/internal/edge"
+	"github.com/hellowatch/hellowatch/internal/testkit/metrics"
 )
 
 // quicServer runs a quic-go server (HTTP/3 ALPN) on 127.0.0.1:0 that has a
@@ -97,7 +98,7 @@ func TestQUICLive(t *testing.T) {
 		t.Fatalf("QUIC handshake without SNI: %v, want the server's CRYPTO_ERROR 0x150", err)
 	}
 
-	recs := p.waitRecords(t, 2, 10*time.Second)
+	recs := waitRecords(t, p, 2, 10*time.Second)
 	var good, refused map[string]any
 	for _, r := range recs {
 		if r["transport"] != "quic" || r["server"] != addr.String() {
@@ -111,7 +112,7 @@ func TestQUICLive(t *testing.T) {
 		}
 	}
 	if good == nil || refused == nil {
-		t.Fatalf("want one established and one refused QUIC record, got %d:\n%v\nstderr:\n%s", len(recs), recs, p.stderr.String())
+		t.Fatalf("want one established and one refused QUIC record, got %d:\n%v\nstderr:\n%s", len(recs), recs, p.Stderr.String())
 	}
 	if good["server_name"] != name || good["outcome"] != "established" || good["version"] != "TLS 1.3" || !strings.HasPrefix(good["ja4"].(string), "q13") {
 		t.Errorf("handshake with SNI: %v", good)
@@ -127,7 +128,7 @@ func TestQUICLive(t *testing.T) {
 		t.Errorf("handshake without SNI: quic %v", refused["quic"])
 	}
 
-	mfs := scrape(t, base)
+	mfs := metrics.Scrape(t, base)
 	for _, c := range []struct {
 		labels map[string]string
 		want   float64
@@ -135,11 +136,11 @@ func TestQUICLive(t *testing.T) {
 		{map[string]string{"transport": "quic", "outcome": "established", "sni": "present"}, 1},
 		{map[string]string{"transport": "quic", "outcome": "server_alert", "sni": "absent"}, 1},
 	} {
-		if v, _ := metricValue(mfs, "hellowatch_handshakes_total", c.labels); v != c.want {
+		if v, _ := metrics.Value(mfs, "hellowatch_handshakes_total", c.labels); v != c.want {
 			t.Errorf("hellowatch_handshakes_total%v = %v, want %v", c.labels, v, c.want)
 		}
 	}
-	if v, _ := metricValue(mfs, "hellowatch_findings_total", map[string]string{"finding": "missing_sni"}); v != 1 {
+	if v, _ := metrics.Value(mfs, "hellowatch_findings_total", map[string]string{"finding": "missing_sni"}); v != 1 {
 		t.Errorf("hellowatch_findings_total{finding=missing_sni} = %v, want 1", v)
 	}
 }

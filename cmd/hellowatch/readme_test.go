@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hellowatch/hellowatch/report"
 )
 
 // TestREADMEExamples runs every command the README shows with its output
@@ -128,5 +130,35 @@ func TestDocsEnvNames(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no HELLOWATCH_ variable found in the docs and deploy examples")
+	}
+}
+
+// TestREADMEJSONKeys: the README's table of JSON keys names exactly the
+// keys of the contract, report.JSONKeys.
+func TestREADMEJSONKeys(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## JSON lines")
+	if !ok {
+		t.Fatal(`no "## JSON lines" section in the README`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var documented []string
+	for _, l := range strings.Split(section, "\n") {
+		if !strings.HasPrefix(l, "| `") {
+			continue
+		}
+		first, _, _ := strings.Cut(strings.TrimPrefix(l, "| "), " |")
+		for _, m := range regexp.MustCompile("`([a-z0-9_]+)`").FindAllStringSubmatch(first, -1) {
+			documented = append(documented, m[1])
+		}
+	}
+	keys := slices.Clone(report.JSONKeys)
+	slices.Sort(keys)
+	slices.Sort(documented)
+	if !slices.Equal(documented, keys) {
+		t.Errorf("the README's JSON table names\n%q\nreport.JSONKeys holds\n%q", documented, keys)
 	}
 }

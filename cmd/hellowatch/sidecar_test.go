@@ -10,17 +10,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -30,270 +27,9 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/hellowatch/hellowatch/internal/edge"
+	"github.com/hellowatch/hellowatch/internal/testkit/metrics"
 )
-
-// sidecarAsMainEnv makes the test binary behave as the hellowatch command.
-const sidecarAsMainEnv = "HW_TEST_RUN_AS_HELLOWATCH"
-
-func init() {
-	if os.Getenv(sidecarAsMainEnv) == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-	}
-}
-
-// sidecarNeedRoot skips a live test when the process cannot capture.
-func sidecarNeedRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: needs root to capture live on lo (./scripts/test.sh runs it as root)")
-	}
-}
-
-// sidecarEnv is the environment of a subprocess: ours without any
-// HELLOWATCH_* variable (so the caller's shell cannot change the test), plus
-// extra.
-func sidecarEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "HELLOWATCH_") && !strings.HasPrefix(kv, sidecarAsMainEnv+"=") {
-			env = append(env, kv)
-		}
-	}
-	return append(append(env, sidecarAsMainEnv+"=1", "NO_COLOR=1"), extra...)
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// hwProc is a hellowatch subprocess.
-type hwProc struct {
-	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
-	done           chan struct{}
-	exitedAt       time.Time
-	code           int
-}
-
-// startHellowatch starts hellowatch with args and stops it (KILL) at cleanup
-// if the test has not.
-func startHellowatch(t *testing.T, stdin io.Reader, args ...string) *hwProc {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, args...)
-	cmd.Env = sidecarEnv()
-	cmd.Stdin = stdin
-	return startProc(t, cmd)
-}
-
-// startProc starts cmd with its output captured and kills it at cleanup if
-// the test has not ended it.
-func startProc(t *testing.T, cmd *exec.Cmd) *hwProc {
-	t.Helper()
-	p := &hwProc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start hellowatch: %v", err)
-	}
-	go func() {
-		err := p.cmd.Wait()
-		p.exitedAt = time.Now()
-		p.code = 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			p.code = ee.ExitCode()
-		} else if err != nil {
-			p.code = -1
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-// exited waits up to d for the process to end and returns its exit code.
-func (p *hwProc) exited(t *testing.T, d time.Duration) (int, bool) {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.code, true
-	case <-time.After(d):
-		return 0, false
-	}
-}
-
-// logLine waits for a JSON log line on stderr whose msg is msg and returns it.
-func (p *hwProc) logLine(t *testing.T, msg string, d time.Duration) map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		for _, l := range strings.Split(p.stderr.String(), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
-				return m
-			}
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("hellowatch exited (code %d) before logging %q\nstderr:\n%s", p.code, msg, p.stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hellowatch did not log %q within %v\nstderr:\n%s", msg, d, p.stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// records parses the JSON lines on stdout so far.
-func (p *hwProc) records(t *testing.T) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(p.stdout.String()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("stdout line is not JSON: %v\n%s", err, sc.Text())
-		}
-		if m["type"] == "summary" {
-			continue // the summary line that ends a live run's JSON output
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// waitRecords polls stdout until n records are there or d passed.
-func (p *hwProc) waitRecords(t *testing.T, n int, d time.Duration) []map[string]any {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		recs := p.records(t)
-		if len(recs) >= n || time.Now().After(deadline) {
-			return recs
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// startLive starts hellowatch on lo with JSON output, JSON logs and metrics
-// on a free port, waits until it captures, and returns it with the metrics
-// base URL.
-func startLive(t *testing.T, filter string, extra ...string) (*hwProc, string) {
-	t.Helper()
-	args := append([]string{"-i", "lo", "--format", "json", "--log-format", "json",
-		"--metrics-addr", "127.0.0.1:0"}, extra...)
-	p := startHellowatch(t, nil, append(args, filter)...)
-	addr, _ := p.logLine(t, "serving metrics", 5*time.Second)["addr"].(string)
-	if addr == "" {
-		t.Fatalf("no metrics address logged:\n%s", p.stderr.String())
-	}
-	p.logLine(t, "capturing", 5*time.Second)
-	// The filter is set before "capturing" is logged; a short pause lets the
-	// kernel's capture ring settle before the first packet of the test.
-	time.Sleep(150 * time.Millisecond)
-	return p, "http://" + addr
-}
-
-// httpGet returns the status and body of url.
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	c := &http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return resp.StatusCode, string(b)
-}
-
-// scrape parses base/metrics with the Prometheus text parser.
-func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
-	t.Helper()
-	code, body := httpGet(t, base+"/metrics")
-	if code != http.StatusOK {
-		t.Fatalf("/metrics: status %d\n%s", code, body)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
-	}
-	return mfs
-}
-
-// metricValue returns the value of the series of family name whose labels
-// include want (nil: the only or the sum over all series), and whether any
-// series matched.
-func metricValue(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
-	mf := mfs[name]
-	if mf == nil {
-		return 0, false
-	}
-	var sum float64
-	found := false
-	for _, m := range mf.GetMetric() {
-		match := true
-		for k, v := range want {
-			has := false
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == k && lp.GetValue() == v {
-					has = true
-				}
-			}
-			match = match && has
-		}
-		if !match {
-			continue
-		}
-		found = true
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		case m.Untyped != nil:
-			sum += m.Untyped.GetValue()
-		case m.Histogram != nil:
-			sum += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return sum, found
-}
 
 // tlsServer serves TLS on 127.0.0.1:0 with a certificate for names: it reads
 // one line from each client and answers "ok".
@@ -411,19 +147,6 @@ func pendingHandshake(t *testing.T, ctx context.Context, addr, sni string) strin
 	return c.LocalAddr().String()
 }
 
-// waitMetric polls /metrics until name (summed) reaches min, or d passed.
-func waitMetric(t *testing.T, base, name string, min float64, d time.Duration) float64 {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		v, _ := metricValue(scrape(t, base), name, nil)
-		if v >= min || time.Now().After(deadline) {
-			return v
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func portOf(t *testing.T, ln net.Listener) int {
 	t.Helper()
 	return ln.Addr().(*net.TCPAddr).Port
@@ -451,17 +174,17 @@ func TestSidecarMetricsLive(t *testing.T) {
 
 	p, base := startLive(t, filter, "--summary", "always")
 
-	if code, body := httpGet(t, base+"/healthz"); code != http.StatusOK {
+	if code, body := metrics.Get(t, base+"/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz: %d %q, want 200", code, body)
 	}
-	if code, body := httpGet(t, base+"/readyz"); code != http.StatusOK || !strings.Contains(body, "ready") {
+	if code, body := metrics.Get(t, base+"/readyz"); code != http.StatusOK || !strings.Contains(body, "ready") {
 		t.Errorf("/readyz while capturing: %d %q, want 200", code, body)
 	}
-	before := scrape(t, base)
-	if v, _ := metricValue(before, "hellowatch_handshakes_total", nil); v != 0 {
+	before := metrics.Scrape(t, base)
+	if v, _ := metrics.Value(before, "hellowatch_handshakes_total", nil); v != 0 {
 		t.Errorf("hellowatch_handshakes_total = %v before any traffic, want 0", v)
 	}
-	if v, ok := metricValue(before, "hellowatch_findings_total", map[string]string{"finding": "missing_sni"}); !ok || v != 0 {
+	if v, ok := metrics.Value(before, "hellowatch_findings_total", map[string]string{"finding": "missing_sni"}); !ok || v != 0 {
 		t.Errorf("hellowatch_findings_total{finding=missing_sni} = %v (present %v) before any traffic, want a 0 series", v, ok)
 	}
 
@@ -480,14 +203,14 @@ func TestSidecarMetricsLive(t *testing.T) {
 	pendingClient := pendingHandshake(t, pendingCtx, silent.Addr().String(), pendingName)
 
 	total := nGood13 + nGood12 + nRefused
-	recs := p.waitRecords(t, total, 5*time.Second)
+	recs := waitRecords(t, p, total, 5*time.Second)
 	if len(recs) != total {
 		t.Fatalf("hellowatch printed %d JSON lines, want %d (one per finished handshake)\nstdout:\n%s\nstderr:\n%s",
-			len(recs), total, p.stdout.String(), p.stderr.String())
+			len(recs), total, p.Stdout.String(), p.Stderr.String())
 	}
 	// The pending hello is in the table once its packet has been counted.
-	waitMetric(t, base, "hellowatch_flows_tracked", 1, 3*time.Second)
-	mfs := scrape(t, base)
+	metrics.Wait(t, base, "hellowatch_flows_tracked", 1, 3*time.Second)
+	mfs := metrics.Scrape(t, base)
 
 	// What the JSON lines say, counted the way the metrics count.
 	type hsKey struct{ outcome, version, sni string }
@@ -528,40 +251,40 @@ func TestSidecarMetricsLive(t *testing.T) {
 		{"server_alert", "none", "absent"}:    nRefused,
 	}
 	for k, n := range want {
-		got, _ := metricValue(mfs, "hellowatch_handshakes_total", map[string]string{"outcome": k.outcome, "version": k.version, "sni": k.sni})
+		got, _ := metrics.Value(mfs, "hellowatch_handshakes_total", map[string]string{"outcome": k.outcome, "version": k.version, "sni": k.sni})
 		if got != n {
 			t.Errorf("hellowatch_handshakes_total{outcome=%q,version=%q,sni=%q} = %v, want %v", k.outcome, k.version, k.sni, got, n)
 		}
 	}
-	if got, _ := metricValue(mfs, "hellowatch_handshakes_total", nil); got != float64(total) {
+	if got, _ := metrics.Value(mfs, "hellowatch_handshakes_total", nil); got != float64(total) {
 		t.Errorf("hellowatch_handshakes_total summed = %v, want %d", got, total)
 	}
 	for k, n := range fromJSON {
-		got, _ := metricValue(mfs, "hellowatch_handshakes_total", map[string]string{"outcome": k.outcome, "version": k.version, "sni": k.sni})
+		got, _ := metrics.Value(mfs, "hellowatch_handshakes_total", map[string]string{"outcome": k.outcome, "version": k.version, "sni": k.sni})
 		if got != n {
 			t.Errorf("metrics and JSON disagree: handshakes %+v: metric %v, JSON lines %v", k, got, n)
 		}
 	}
-	if got, _ := metricValue(mfs, "hellowatch_findings_total", map[string]string{"finding": "missing_sni"}); got != nRefused {
+	if got, _ := metrics.Value(mfs, "hellowatch_findings_total", map[string]string{"finding": "missing_sni"}); got != nRefused {
 		t.Errorf("hellowatch_findings_total{finding=missing_sni} = %v, want %d", got, nRefused)
 	}
 	for id, n := range findings {
-		if got, _ := metricValue(mfs, "hellowatch_findings_total", map[string]string{"finding": id}); got != n {
+		if got, _ := metrics.Value(mfs, "hellowatch_findings_total", map[string]string{"finding": id}); got != n {
 			t.Errorf("metrics and JSON disagree: finding %s: metric %v, JSON lines %v", id, got, n)
 		}
 	}
-	if got, _ := metricValue(mfs, "hellowatch_findings_total", nil); got != sumValues(findings) {
+	if got, _ := metrics.Value(mfs, "hellowatch_findings_total", nil); got != sumValues(findings) {
 		t.Errorf("hellowatch_findings_total summed = %v, JSON lines carry %v findings", got, sumValues(findings))
 	}
-	if got, _ := metricValue(mfs, "hellowatch_alerts_total", map[string]string{"sender": "server", "level": "fatal", "description": "handshake_failure"}); got != nRefused {
+	if got, _ := metrics.Value(mfs, "hellowatch_alerts_total", map[string]string{"sender": "server", "level": "fatal", "description": "handshake_failure"}); got != nRefused {
 		t.Errorf("hellowatch_alerts_total{sender=server,level=fatal,description=handshake_failure} = %v, want %d", got, nRefused)
 	}
 	for k, n := range alerts {
-		if got, _ := metricValue(mfs, "hellowatch_alerts_total", map[string]string{"sender": k[0], "level": k[1], "description": k[2]}); got != n {
+		if got, _ := metrics.Value(mfs, "hellowatch_alerts_total", map[string]string{"sender": k[0], "level": k[1], "description": k[2]}); got != n {
 			t.Errorf("metrics and JSON disagree: alerts %v: metric %v, JSON lines %v", k, got, n)
 		}
 	}
-	if got, _ := metricValue(mfs, "hellowatch_answer_seconds", nil); got != answered {
+	if got, _ := metrics.Value(mfs, "hellowatch_answer_seconds", nil); got != answered {
 		t.Errorf("hellowatch_answer_seconds count = %v, want %v (handshakes with a first answer)", got, answered)
 	}
 
@@ -569,9 +292,9 @@ func TestSidecarMetricsLive(t *testing.T) {
 	// ClientHello and an answer; lo adds a 14-byte header to 40 bytes of
 	// IPv4+TCP.
 	minPackets := float64(5*total + 4)
-	pk, _ := metricValue(mfs, "hellowatch_packets_total", nil)
-	by, _ := metricValue(mfs, "hellowatch_bytes_total", nil)
-	kr, _ := metricValue(mfs, "hellowatch_kernel_received_packets_total", nil)
+	pk, _ := metrics.Value(mfs, "hellowatch_packets_total", nil)
+	by, _ := metrics.Value(mfs, "hellowatch_bytes_total", nil)
+	kr, _ := metrics.Value(mfs, "hellowatch_kernel_received_packets_total", nil)
 	if pk < minPackets {
 		t.Errorf("hellowatch_packets_total = %v, want >= %v", pk, minPackets)
 	}
@@ -581,13 +304,13 @@ func TestSidecarMetricsLive(t *testing.T) {
 	if kr < pk {
 		t.Errorf("hellowatch_kernel_received_packets_total = %v < packets read %v", kr, pk)
 	}
-	if _, ok := metricValue(mfs, "hellowatch_kernel_dropped_packets_total", nil); !ok {
+	if _, ok := metrics.Value(mfs, "hellowatch_kernel_dropped_packets_total", nil); !ok {
 		t.Errorf("hellowatch_kernel_dropped_packets_total missing")
 	}
-	if v, ok := metricValue(mfs, "hellowatch_flows_tracked", nil); !ok || v < 1 {
+	if v, ok := metrics.Value(mfs, "hellowatch_flows_tracked", nil); !ok || v < 1 {
 		t.Errorf("hellowatch_flows_tracked = %v (present %v), want >= 1 with a handshake in progress", v, ok)
 	}
-	if _, ok := metricValue(mfs, "hellowatch_reassembly_buffered_bytes", nil); !ok {
+	if _, ok := metrics.Value(mfs, "hellowatch_reassembly_buffered_bytes", nil); !ok {
 		t.Errorf("hellowatch_reassembly_buffered_bytes missing")
 	}
 	bi := mfs["hellowatch_build_info"]
@@ -637,24 +360,24 @@ func TestSidecarMetricsLive(t *testing.T) {
 	// SIGTERM: the pending handshake is flushed as incomplete, the summary
 	// goes to stderr, exit 0 within 2 s.
 	sent := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	code, ok := p.exited(t, 2*time.Second)
+	code, ok := p.Exited(2 * time.Second)
 	if !ok {
-		t.Fatalf("hellowatch still running 2 s after SIGTERM\nstderr:\n%s", p.stderr.String())
+		t.Fatalf("hellowatch still running 2 s after SIGTERM\nstderr:\n%s", p.Stderr.String())
 	}
 	if code != exitOK {
-		t.Errorf("exit %d after SIGTERM, want 0\nstderr:\n%s", code, p.stderr.String())
+		t.Errorf("exit %d after SIGTERM, want 0\nstderr:\n%s", code, p.Stderr.String())
 	}
-	t.Logf("exited %v after SIGTERM", p.exitedAt.Sub(sent).Round(time.Millisecond))
-	recs = p.records(t)
+	t.Logf("exited %v after SIGTERM", p.ExitedAt().Sub(sent).Round(time.Millisecond))
+	recs = records(t, p)
 	if len(recs) != total+1 || recs[total]["outcome"] != "incomplete" || recs[total]["client"] != pendingClient {
 		t.Errorf("after SIGTERM: %d lines, last %v; want %d, the last the pending handshake from %s as incomplete",
 			len(recs), recs[len(recs)-1], total+1, pendingClient)
 	}
-	if !strings.Contains(p.stderr.String(), fmt.Sprintf("== hellowatch summary: %d handshakes", total+1)) {
-		t.Errorf("no summary of %d handshakes on stderr:\n%s", total+1, p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), fmt.Sprintf("== hellowatch summary: %d handshakes", total+1)) {
+		t.Errorf("no summary of %d handshakes on stderr:\n%s", total+1, p.Stderr.String())
 	}
 }
 
@@ -680,27 +403,27 @@ func TestSidecarSignals(t *testing.T) {
 			const sni = "signal.sidecar.test"
 			client := pendingHandshake(t, ctx, silent.Addr().String(), sni)
 			// SYN, SYN-ACK, ACK, ClientHello: wait until all four are read.
-			if n := waitMetric(t, base, "hellowatch_packets_total", 4, 3*time.Second); n < 4 {
+			if n := metrics.Wait(t, base, "hellowatch_packets_total", 4, 3*time.Second); n < 4 {
 				t.Fatalf("hellowatch read %v packets of the pending handshake, want 4", n)
 			}
-			if recs := p.records(t); len(recs) != 0 {
+			if recs := records(t, p); len(recs) != 0 {
 				t.Fatalf("a line before the signal: %v", recs)
 			}
 			sent := time.Now()
-			if err := p.cmd.Process.Signal(sig); err != nil {
+			if err := p.Cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			code, ok := p.exited(t, 2*time.Second)
+			code, ok := p.Exited(2 * time.Second)
 			if !ok {
-				t.Fatalf("hellowatch still running 2 s after %v\nstderr:\n%s", sig, p.stderr.String())
+				t.Fatalf("hellowatch still running 2 s after %v\nstderr:\n%s", sig, p.Stderr.String())
 			}
-			t.Logf("exit %d, %v after %v", code, p.exitedAt.Sub(sent).Round(time.Millisecond), sig)
+			t.Logf("exit %d, %v after %v", code, p.ExitedAt().Sub(sent).Round(time.Millisecond), sig)
 			if code != exitOK {
-				t.Errorf("exit %d after %v, want 0\nstderr:\n%s", code, sig, p.stderr.String())
+				t.Errorf("exit %d after %v, want 0\nstderr:\n%s", code, sig, p.Stderr.String())
 			}
-			recs := p.records(t)
+			recs := records(t, p)
 			if len(recs) != 1 {
-				t.Fatalf("%d JSON lines after %v, want the one open flow\nstdout:\n%s", len(recs), sig, p.stdout.String())
+				t.Fatalf("%d JSON lines after %v, want the one open flow\nstdout:\n%s", len(recs), sig, p.Stdout.String())
 			}
 			r := recs[0]
 			if r["outcome"] != "incomplete" || r["established"] != false || r["server_name"] != sni ||
@@ -708,7 +431,7 @@ func TestSidecarSignals(t *testing.T) {
 				t.Errorf("flushed flow: outcome %v established %v server_name %v client %v server %v; want incomplete, false, %q, %s, %s",
 					r["outcome"], r["established"], r["server_name"], r["client"], r["server"], sni, client, silent.Addr())
 			}
-			errOut := p.stderr.String()
+			errOut := p.Stderr.String()
 			for _, want := range []string{
 				`"msg":"stopping"`,
 				"== hellowatch summary: 1 handshakes, 0 established, 0 failed, 1 incomplete",
@@ -720,24 +443,6 @@ func TestSidecarSignals(t *testing.T) {
 			}
 		})
 	}
-}
-
-// envRun runs hellowatch in-process with the environment variables in env
-// (every other HELLOWATCH_* variable cleared).
-func envRun(t *testing.T, env map[string]string, args ...string) (string, string, int) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "HELLOWATCH_") {
-			t.Setenv(k, "")
-		}
-	}
-	for k, v := range env {
-		t.Setenv(k, v)
-	}
-	t.Setenv("NO_COLOR", "1")
-	var stdout, stderr bytes.Buffer
-	code := run(args, &stdout, &stderr)
-	return stdout.String(), stderr.String(), code
 }
 
 func sample(name string) string { return filepath.Join("..", "..", "samples", name) }

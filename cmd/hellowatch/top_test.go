@@ -19,6 +19,8 @@ import (
 
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/internal/edge"
+	"github.com/hellowatch/hellowatch/internal/testkit"
+	"github.com/hellowatch/hellowatch/internal/testkit/metrics"
 )
 
 // topSample has a failing upstream (no SNI, refused with handshake_failure)
@@ -226,7 +228,7 @@ func rowLine(t *testing.T, screen, re string) string {
 // the main command and exits 3; a third with NO_COLOR has no colour.
 func TestTopTmux(t *testing.T) {
 	x := newTmux(t)
-	bin := buildHellowatch(t)
+	bin := testkit.Build(t, "./cmd/hellowatch", false)
 	sample, err := filepath.Abs(topSample)
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +359,7 @@ func TestTopTmux(t *testing.T) {
 func TestTopLive(t *testing.T) {
 	sidecarNeedRoot(t)
 	x := newTmux(t)
-	bin := buildHellowatch(t)
+	bin := testkit.Build(t, "./cmd/hellowatch", false)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const goodName, edgeName = "good.top.test", "edge.top.test"
@@ -371,11 +373,11 @@ func TestTopLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics := mln.Addr().String()
+	metricsAddr := mln.Addr().String()
 	mln.Close()
 
 	dir := t.TempDir()
-	x.start(dir, fmt.Sprintf("%s top -i lo --metrics-addr %s \"tcp and (port %d or port %d)\"", bin, metrics, portOf(t, good), portOf(t, edgeLn)))
+	x.start(dir, fmt.Sprintf("%s top -i lo --metrics-addr %s \"tcp and (port %d or port %d)\"", bin, metricsAddr, portOf(t, good), portOf(t, edgeLn)))
 	x.waitFor("-i lo: live")
 	for range 3 {
 		refusedHandshake(t, edgeLn.Addr().String())
@@ -397,7 +399,7 @@ func TestTopLive(t *testing.T) {
 	if !regexp.MustCompile(`kernel drops \d+ · flows tracked \d+`).MatchString(screen) || !strings.Contains(screen, "5 handshakes, ") {
 		t.Errorf("header:\n%s", screen)
 	}
-	if v, _ := metricValue(scrape(t, "http://"+metrics), "hellowatch_handshakes_total", nil); v != 5 {
+	if v, _ := metrics.Value(metrics.Scrape(t, "http://"+metricsAddr), "hellowatch_handshakes_total", nil); v != 5 {
 		t.Errorf("hellowatch_handshakes_total = %v, want 5", v)
 	}
 	x.run("send-keys", "-t", "top", "Enter")

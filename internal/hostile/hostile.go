@@ -254,13 +254,6 @@ func client(n int) Endpoint {
 // server is the server every scenario talks to.
 var server = Endpoint{IP: [4]byte{192, 0, 2, 1}, Port: 443}
 
-// Scenario is one adversarial capture: Write produces it.
-type Scenario struct {
-	Name string
-	// Write writes the capture to w.
-	Write func(w io.Writer) error
-}
-
 // SYNFlood writes n SYNs, each from its own client port (and address, past
 // 60000) to a distinct server port: n flows that never carry a byte.
 func SYNFlood(n int) func(io.Writer) error {

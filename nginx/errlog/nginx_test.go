@@ -3,7 +3,6 @@ package errlog
 import (
 	"context"
 	"crypto/tls"
-	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -20,10 +19,9 @@ import (
 
 	"github.com/hellowatch/hellowatch/internal/edge"
 	"github.com/hellowatch/hellowatch/internal/nginxtest"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/ fixtures and goldens")
 
 // nginxTZ is the zone real nginx is run in: an offset nobody's machine
 // has by accident, so that a parser ignoring the zone fails.
@@ -264,7 +262,7 @@ func TestRealNginxErrorLog(t *testing.T) {
 	if t.Failed() {
 		t.Logf("nginx error log:\n%s", logText)
 	}
-	if *update && !t.Failed() && hasStream {
+	if testkit.Updating() && !t.Failed() && hasStream {
 		writeFixture(t, n.Bin, logText)
 	}
 }

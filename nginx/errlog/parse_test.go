@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellowatch/hellowatch/internal/testkit"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
 
@@ -211,19 +212,7 @@ func TestFixtures(t *testing.T) {
 			if st.Malformed != 0 || st.TooLong != 0 {
 				t.Errorf("real nginx log with %d malformed, %d too long lines", st.Malformed, st.TooLong)
 			}
-			golden := strings.TrimSuffix(name, ".log") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if !bytes.Equal(want, b.Bytes()) {
-				t.Errorf("entries differ from %s:\ngot:\n%s\nwant:\n%s", golden, b.Bytes(), want)
-			}
+			testkit.Golden(t, strings.TrimSuffix(name, ".log")+".golden", b.Bytes())
 		})
 	}
 }

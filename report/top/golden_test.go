@@ -2,9 +2,7 @@ package top
 
 import (
 	"errors"
-	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,10 +13,9 @@ import (
 	"github.com/hellowatch/hellowatch/capture"
 	"github.com/hellowatch/hellowatch/diagnose"
 	"github.com/hellowatch/hellowatch/handshake"
+	"github.com/hellowatch/hellowatch/internal/testkit"
 	"github.com/hellowatch/hellowatch/report"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // goldenSamples are real captures from samples/: upstreams that fail
 // (no SNI over TCP and QUIC, an unknown name, a refused QUIC version, a
@@ -63,26 +60,6 @@ func sampleSnapshot(t *testing.T) Snapshot {
 	return Snapshot{Rows: sum.Rows(time.Time{}), Stats: st, Done: true}
 }
 
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update if intended, and review the diff)\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
-}
-
 // TestGolden: the screen for a known set of samples, at fixed sizes, as a
 // person would see it: the list on a 100x30 terminal, the detail of the top
 // row, and the two-line list on a 60-column one.
@@ -103,7 +80,7 @@ func TestGolden(t *testing.T) {
 			m.Update(tea.WindowSizeMsg{Width: tc.width, Height: tc.height})
 			keys(m, tc.keys...)
 			screen := m.Render()
-			checkGolden(t, tc.name, screen+"\n")
+			testkit.Golden(t, filepath.Join("testdata", tc.name), []byte(screen+"\n"))
 			checkSize(t, m)
 			// The upstream failing most is on top, selected, with its finding.
 			if r, _ := m.Selected(); len(tc.keys) == 0 && (m.sel != 0 || r.String() != "127.0.0.1:8443 (no SNI)" ||
