@@ -107,11 +107,18 @@ func (r record) key() string {
 		r.Client, r.Server, r.sni(), r.Outcome, strings.Join(a, " "), strings.Join(ids, " "))
 }
 
+// errSummaryLine is parseRecord's answer to the summary line
+// ("type":"summary"), which live JSON output ends with.
+var errSummaryLine = errors.New("the summary line")
+
 // parseRecord decodes one line and checks the contract's keys are present.
 func parseRecord(line string) (record, error) {
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(line), &keys); err != nil {
 		return record{}, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if string(keys["type"]) == `"summary"` {
+		return record{}, errSummaryLine
 	}
 	var missing []string
 	for _, k := range report.JSONKeys {
@@ -298,6 +305,9 @@ func startWatcher(t *testing.T, bin string, args ...string) *watcher {
 func (w *watcher) lines() (recs []record, bad []string) {
 	for _, l := range w.Stdout.Lines() {
 		r, err := parseRecord(l.Text)
+		if errors.Is(err, errSummaryLine) {
+			continue
+		}
 		if err != nil {
 			bad = append(bad, fmt.Sprintf("%v: %s", err, l.Text))
 			continue

@@ -110,11 +110,13 @@ func startLive(t *testing.T, filter string, extra ...string) (*testkit.Proc, str
 	return p, "http://" + addr
 }
 
-// forJSONLines calls fn for each line of r, which must be a JSON object
-// in valid UTF-8 holding every key of the contract (report.JSONKeys); it
-// fails the test at the first line that is not, naming it (what is the
-// output's name in messages). It returns the number of lines.
-func forJSONLines(t *testing.T, what string, r io.Reader, fn func(n int, line []byte, m map[string]json.RawMessage)) int {
+// forJSONLines reads JSON output: each line of r must be a JSON object in
+// valid UTF-8, either a handshake holding every key of the contract
+// (report.JSONKeys), for which fn is called, or the summary line
+// ("type":"summary", see the README). It fails the test at the first line
+// that is neither, naming it (what names the output in messages), and
+// returns the number of handshake lines and the summary lines' fields.
+func forJSONLines(t *testing.T, what string, r io.Reader, fn func(n int, line []byte, m map[string]json.RawMessage)) (records int, summaries []map[string]json.RawMessage) {
 	t.Helper()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -129,11 +131,19 @@ func forJSONLines(t *testing.T, what string, r io.Reader, fn func(n int, line []
 		if err := json.Unmarshal(line, &m); err != nil {
 			t.Fatalf("%s line %d is not a JSON object: %v: %.300q", what, n, err, line)
 		}
+		if typ, ok := m["type"]; ok {
+			if string(typ) != `"summary"` || string(m["schema"]) != `"`+report.Schema+`"` {
+				t.Fatalf("%s line %d is neither a handshake nor the summary: %.300s", what, n, line)
+			}
+			summaries = append(summaries, m)
+			continue
+		}
 		for _, k := range report.JSONKeys {
 			if _, ok := m[k]; !ok {
 				t.Fatalf("%s line %d lacks key %q: %.300s", what, n, k, line)
 			}
 		}
+		records++
 		if fn != nil {
 			fn(n, line, m)
 		}
@@ -141,18 +151,19 @@ func forJSONLines(t *testing.T, what string, r io.Reader, fn func(n int, line []
 	if err := sc.Err(); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	return n
+	return records, summaries
 }
 
 // checkJSONLines checks every line of out against the contract (see
-// forJSONLines) and returns the number of lines.
+// forJSONLines) and returns the number of handshake lines.
 func checkJSONLines(t *testing.T, name, out string) int {
 	t.Helper()
-	return forJSONLines(t, name, strings.NewReader(out), nil)
+	n, _ := forJSONLines(t, name, strings.NewReader(out), nil)
+	return n
 }
 
-// records returns the JSON lines p printed so far, decoded, each checked
-// against the contract.
+// records returns the handshake lines p printed so far, decoded, each
+// checked against the contract (the summary line is left out).
 func records(t *testing.T, p *testkit.Proc) []map[string]any {
 	t.Helper()
 	var b strings.Builder

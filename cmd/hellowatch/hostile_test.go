@@ -88,11 +88,12 @@ type hsRecord struct {
 }
 
 // readRecords checks that r holds one JSON object per line, valid UTF-8,
-// each with every key of the contract, and returns what the checks use.
+// each a handshake with every key of the contract, then the summary line
+// (--summary always) counting them; it returns what the checks use.
 func readRecords(t *testing.T, r io.Reader) []hsRecord {
 	t.Helper()
 	var out []hsRecord
-	forJSONLines(t, "stdout", r, func(n int, line []byte, m map[string]json.RawMessage) {
+	_, sums := forJSONLines(t, "stdout", r, func(n int, line []byte, m map[string]json.RawMessage) {
 		var h hsRecord
 		for k, dst := range map[string]*any{"outcome": &h.Outcome, "transport": &h.Transport,
 			"server_name": &h.ServerName, "client_hello_error": &h.ClientHelloError} {
@@ -104,6 +105,9 @@ func readRecords(t *testing.T, r io.Reader) []hsRecord {
 		h.Ambiguous = string(m["ambiguous"]) == "true"
 		out = append(out, h)
 	})
+	if len(sums) != 1 || string(sums[0]["handshakes"]) != strconv.Itoa(len(out)) {
+		t.Fatalf("%d handshake lines, summary lines %v: want one, counting them", len(out), sums)
+	}
 	return out
 }
 

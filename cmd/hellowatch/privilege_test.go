@@ -271,10 +271,15 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if !strings.Contains(stderr, "== hellowatch summary") {
 		t.Errorf("no summary on stderr:\n%s", stderr)
 	}
-	lines := strings.Count(p.Stdout.String(), "\n")
+	out := p.Stdout.String()
+	lines, sums := forJSONLines(t, "stdout", strings.NewReader(out), nil)
 	if lines == 0 {
 		t.Error("no handshake reported under load")
 	}
-	checkJSONLines(t, "stdout", p.Stdout.String())
+	// A live run's JSON output ends with its summary line.
+	last := out[strings.LastIndex(strings.TrimSuffix(out, "\n"), "\n")+1:]
+	if len(sums) != 1 || !strings.HasPrefix(last, `{"type":"summary",`) {
+		t.Errorf("JSON output does not end with the one summary line (%d summary lines): %q", len(sums), last)
+	}
 	t.Logf("SIGTERM after %d handshakes made, %d reported: exit %d in %v", made.Load(), lines, code, took.Round(time.Millisecond))
 }
