@@ -270,7 +270,7 @@ func (r *runner) serveMetrics() error {
 func (r *runner) handleSignals() error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	r.onClose(func() { signal.Stop(sigs) })
+	r.onClose(func() { signal.Stop(sigs); close(sigs) }) // ends the goroutine below, which holds the runner
 	go func() {
 		for s := range sigs {
 			r.log.Info("stopping", "signal", s.String())
