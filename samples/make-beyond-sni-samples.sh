@@ -275,8 +275,10 @@ run_sclient() {
 		timeout 10 openssl s_client -connect "$ADDR:$UP" -servername abc.example.com -CAfile "$C/ca.crt" \
 			-verify_return_error -verify_hostname abc.example.com "-tls1_${v#1.}" -keylogfile "$KEYS" -quiet \
 			>"$WORK/sclient.out" 2>"$WORK/sclient.err" || rc=$?
+	local out
+	out=$(sed -n 1p "$WORK/sclient.out" | tr -d '\r')
 	err=$(grep -E 'verify error|error:|alert' "$WORK/sclient.err" | head -3 | tr '\n' ' ' | sed 's/ *$//')
-	echo "s_client exit $rc; $(head -1 "$WORK/sclient.out" | tr -d '\r')${err:+; $err}"
+	echo "s_client exit $rc${out:+; $out}${err:+; $err}"
 }
 
 # Bookkeeping. begin NAME DESCRIPTION starts a capture; flow records one
@@ -295,7 +297,9 @@ begin() {
 	[ -n "${CLILOG:-}" ] && CLIOFF=$(stat -c %s "$CLILOG")
 	[ -n "${SRVLOG:-}" ] && SRVOFF=$(stat -c %s "$SRVLOG")
 	local err=$WORK/$CUR.tcpdump.err i
-	tcpdump -U -n -Z root -s 0 -i lo -w "$OUT/$CUR.pcap" host $ADDR and tcp port $UP 2>"$err" &
+	# --immediate-mode: with TPACKET_V3's blocks, a tcpdump stopped while the
+	# machine is busy can lose all but the first packets (seen: a lone SYN).
+	tcpdump -U --immediate-mode -n -Z root -s 0 -i lo -w "$OUT/$CUR.pcap" host $ADDR and tcp port $UP 2>"$err" &
 	CAPPID=$!
 	PIDS+=("$CAPPID")
 	for i in $(seq 100); do
@@ -319,6 +323,13 @@ end() {
 	kill -INT "$CAPPID" 2>/dev/null || true
 	wait "$CAPPID" 2>/dev/null || true
 	forget "$CAPPID"
+	# Every connection made must be in the file, up to its FIN or RST.
+	local got
+	got=$(tshark -r "$OUT/$CUR.pcap" -Y 'tcp.flags.fin == 1 || tcp.flags.reset == 1' -T fields -e tcp.stream 2>/dev/null | sort -u | wc -l)
+	if [ "$got" != "$FLOW" ]; then
+		echo "make-beyond-sni-samples.sh: $CUR.pcap holds $got closed connections of $FLOW: capture lost packets, run again" >&2
+		exit 1
+	fi
 	if [ -n "${CLILOG:-}" ]; then tail -c +$((CLIOFF + 1)) "$CLILOG" >"$OUT/$CUR.nginx-error.log"; fi
 	if [ -n "${SRVLOG:-}" ]; then tail -c +$((SRVOFF + 1)) "$SRVLOG" >"$OUT/$CUR.nginx-upstream-error.log"; fi
 	# The secrets of this capture's sessions only, picked by client random.
@@ -397,6 +408,10 @@ for v in 1.2 1.3; do
 	flow $v client_certificate_required "$PROXY, no proxy_ssl_certificate" "$SRV" -- run_proxy
 	end
 	stop "$PROXY_PID"
+	CLILOG=""
+	begin "beyond-ccert-required-haproxy-go-$t" "Go client without a certificate to HAProxy \`verify required\`."
+	flow $v client_certificate_required "$GO_V (no Certificates)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt"
+	end
 	nginx_proxy $v "proxy_ssl_server_name on; proxy_ssl_certificate $C/rogueclient.crt; proxy_ssl_certificate_key $C/rogueclient.key;"
 	begin "beyond-ccert-rejected-haproxy-nginx-$t" "nginx proxy whose \`proxy_ssl_certificate\` comes from a CA HAProxy does not trust (HAProxy \`verify required\`, ca-file = the samples CA)."
 	flow $v client_certificate_rejected "$PROXY, proxy_ssl_certificate rogue-client" "$SRV" -- run_proxy
@@ -721,22 +736,26 @@ whole header in the first segment); nginx as a client is a reverse proxy on
 `MANIFEST-beyond-sni.tsv` has one row per handshake: client and server
 software, TLS version, the records tshark sees (`internal/wiresummary`), the
 expected first finding, the nginx error-log line when nginx was the client,
-what the client reported, and the line nginx wrote when it was the server. Next to each capture: `NAME.nginx-error.log`
+what the client reported, a description, and the lines nginx wrote when it
+was the server (for the whole capture). Next to each capture: `NAME.nginx-error.log`
 (nginx as the client), `NAME.nginx-upstream-error.log` (nginx as the
 server) and `NAME.keylog` (SSLKEYLOGFILE secrets written by curl, Go or
 openssl: `tshark -o tls.keylog_file:NAME.keylog` shows what TLS 1.3 hides;
 hellowatch does not use them).
 
-Wire notation: `C`/`S` = client/server, one item per TCP segment, records of
-a segment joined by `+`, each with its record length; `app(N)` is an
-application_data record (every TLS 1.3 encrypted record), `enc_alert`/
-`enc_handshake` TLS 1.2 encrypted records, `seg(N)` a segment that completes
-no record; `{...}` is what the keylog decrypts.
+The manifest's `wire` column: `C`/`S` = client/server, one item per TCP
+segment, records of a segment joined by `+`, each with its record length;
+`app(N)` is an application_data record (every TLS 1.3 encrypted record),
+`enc_alert`/`enc_handshake` TLS 1.2 encrypted records, `seg(N)` a segment
+that completes no record, `retx(N)` a TCP retransmission (loopback under
+load retransmits now and then); `{...}` is what the keylog decrypts. Each entry
+below: the capture, then per handshake `[flow] client -> server: expected
+first finding; what the client reported`.
 
 EOF
 	for name in "${ORDER[@]}"; do
 		printf -- '- `%s.pcap` (%s bytes): %s\n' "$name" "$(stat -c %s "$SAMPLES/$name.pcap")" "${DESC[$name]}"
-		awk -F'\t' -v f="$name.pcap" '$1 == f { printf "  - [%s] %s -> %s: expect `%s`; %s\n    - wire: %s\n", $2, $3, $4, $7, $9, $6 }' "$MANIFEST"
+		awk -F'\t' -v f="$name.pcap" '$1 == f { printf "  - [%s] %s -> %s: `%s`; %s\n", $2, $3, $4, $7, $9 }' "$MANIFEST"
 	done
 	echo
 	echo "Made on $(. /etc/os-release && echo "$PRETTY_NAME") with $NGINX_V, $HAPROXY_V, $OPENSSL_V, $CURL_V, $(go version | awk '{print $3}'), $(tshark -v | awk 'NR == 1 {print "tshark", $3}'), tcpdump $(tcpdump --version 2>&1 | awk 'NR == 1 {print $3}')."

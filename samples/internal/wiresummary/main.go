@@ -12,7 +12,8 @@
 // ccs(1), alert(2:fatal:handshake_failure) a plaintext alert,
 // enc_alert(26) and enc_handshake(40) TLS 1.2 records tshark cannot read,
 // app(53) an application_data record (under TLS 1.3 every encrypted record),
-// seg(5) a segment whose bytes complete no record. With -keys (a
+// seg(5) a segment whose bytes complete no record, retx(120) a segment
+// tshark calls a retransmission. With -keys (a
 // SSLKEYLOGFILE), what tshark decrypts follows in braces: app(19){alert:fatal:certificate_required}.
 package main
 
@@ -87,10 +88,15 @@ func main() {
 		switch {
 		case len(recs) > 0:
 			s.items = append(s.items, side+" "+strings.Join(recs, "+"))
+		case f.retransmission && f.tcpLen > 0:
+			s.items = append(s.items, fmt.Sprintf("%s retx(%d)", side, f.tcpLen))
 		case f.tcpLen > 0:
 			s.items = append(s.items, fmt.Sprintf("%s seg(%d)", side, f.tcpLen))
 		}
-		if f.fin {
+		switch {
+		case f.fin && f.retransmission:
+			s.items = append(s.items, side+" retx(FIN)")
+		case f.fin:
 			s.items = append(s.items, side+" FIN")
 		}
 		if f.rst {
@@ -110,6 +116,7 @@ type frame struct {
 	stream, srcport    string
 	tcpLen             int
 	syn, ack, fin, rst bool
+	retransmission     bool // tshark's tcp.analysis says so
 	records            []record
 }
 
@@ -202,6 +209,7 @@ func frames(path, keys string) ([]frame, error) {
 		}
 		f := frame{stream: str(tcp["tcp.stream"]), srcport: str(tcp["tcp.srcport"])}
 		f.tcpLen, _ = strconv.Atoi(str(tcp["tcp.len"]))
+		f.retransmission = bytes.Contains(p.Source.Layers["tcp"], []byte(`retransmission"`))
 		if flags, ok := tcp["tcp.flags_tree"].(map[string]any); ok {
 			f.syn = str(flags["tcp.flags.syn"]) == "1"
 			f.ack = str(flags["tcp.flags.ack"]) == "1"
