@@ -14,7 +14,7 @@
 #                                 took part (tshark -o tls.keylog_file:FILE decrypts)
 #   MANIFEST-beyond-sni.tsv       one row per handshake: software, version, the
 #                                 expected first finding, what tshark sees
-# and its section of README.md (between the beyond-sni markers).
+# and its section of README.md.
 #
 # Run as root on Debian 12 from anywhere: samples/make-beyond-sni-samples.sh
 # Loopback only: servers on 127.0.0.20:20443 (captured; 127.0.0.20:443 for
@@ -50,14 +50,11 @@ LOG=$WORK/log
 KEYS=$WORK/all.keylog # every program that can appends its secrets here
 : >"$KEYS"
 PIDS=()
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	if [ "${KEEP_WORK:-}" = "" ]; then rm -rf "$WORK"; else echo "work dir kept: $WORK"; fi
-}
-trap cleanup EXIT
+NAMESPACES=() # loopback only
+# start, stop, forget, lib_cleanup, readme_section
+# shellcheck source=internal/samplelib.sh
+. "$SAMPLES/internal/samplelib.sh"
+trap lib_cleanup EXIT
 trap 'exit 1' INT TERM
 trap 'echo "make-beyond-sni-samples.sh: line $LINENO: $BASH_COMMAND failed" >&2' ERR
 
@@ -134,32 +131,9 @@ leaf rogueclient rogue client "hellowatch rogue client" "" "$NOW" "$LATER"
 leaf rogueabc rogue server abc.example.com DNS:abc.example.com "$NOW" "$LATER"
 
 # --- helpers -----------------------------------------------------------------
-# start CMD...: run in the background, remember the pid in LAST.
-start() {
-	"$@" >>"$LOG" 2>&1 &
-	LAST=$!
-	PIDS+=("$LAST")
-}
-
-# stop PID...: TERM and reap.
-stop() {
-	local p
-	for p in "$@"; do
-		kill -TERM "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-		forget "$p"
-	done
-}
-
-# forget PID: drop a reaped pid from PIDS so cleanup never signals a reused id.
-forget() {
-	local q keep=()
-	for q in "${PIDS[@]}"; do [ "$q" = "$1" ] || keep+=("$q"); done
-	PIDS=("${keep[@]}")
-}
-
-# waitlisten PORT: wait until something listens on TCP PORT.
-waitlisten() {
+# listening PORT: wait until something listens on TCP PORT (samplelib's
+# waitlisten looks in a namespace).
+listening() {
 	local i
 	for i in $(seq 100); do
 		ss -Hltn "( sport = :$1 )" | grep -q . && return 0
@@ -170,9 +144,10 @@ waitlisten() {
 	exit 1
 }
 
-# nginx_start NAME PORT...: start nginx with http-level config from stdin;
-# the pid lands in LAST, the error log's path in NGXLOG.
-nginx_start() {
+# nginx_lo NAME PORT...: start nginx with http-level config from stdin;
+# the pid lands in LAST, the error log's path in NGXLOG (samplelib's
+# nginx_start runs it in a namespace).
+nginx_lo() {
 	local name=$1 d=$WORK/nginx-$1 p
 	shift
 	mkdir -p "$d/logs" "$d/tmp"
@@ -199,7 +174,7 @@ EOF
 	} >"$d/nginx.conf"
 	NGXLOG=$d/logs/error.log
 	start nginx -p "$d" -c "$d/nginx.conf" -e "$NGXLOG"
-	for p in "$@"; do waitlisten "$p"; done
+	for p in "$@"; do listening "$p"; done
 }
 
 # nginx_server CERT [DIRECTIVES]: an nginx upstream for abc.example.com on
@@ -207,7 +182,7 @@ EOF
 nginx_server() {
 	local cert=$1
 	shift
-	nginx_start "up-$cert-$RANDOM" $UP <<EOF
+	nginx_lo "up-$cert-$RANDOM" $UP <<EOF
 server {
     listen $ADDR:$UP ssl;
     server_name abc.example.com;
@@ -225,7 +200,7 @@ EOF
 # proxy_pass https://abc.example.com/ (upstream $ADDR:$UP) speaking TLS 1.2
 # or 1.3 only; CLILOG names its error log.
 nginx_proxy() {
-	nginx_start "proxy-$RANDOM" $PX <<EOF
+	nginx_lo "proxy-$RANDOM" $PX <<EOF
 upstream abc.example.com { server $ADDR:$UP; }
 server {
     listen $ADDR:$PX;
@@ -281,7 +256,7 @@ run_sclient() {
 	echo "s_client exit $rc${out:+; $out}${err:+; $err}"
 }
 
-# Bookkeeping. begin NAME DESCRIPTION starts a capture; flow records one
+# Bookkeeping. begin NAME DESCRIPTION starts a capture; conn records one
 # handshake of it (and runs its client); end stops the capture and files the
 # logs. CLILOG / SRVLOG name the nginx logs to cut (empty: none).
 declare -A DESC
@@ -308,14 +283,16 @@ begin() {
 	done
 	sleep 0.3
 }
-# flow TLS EXPECTED CLIENT SERVER -- COMMAND...
-flow() {
-	local v=$1 want=$2 client=$3 server=$4 res
-	shift 5
+# conn TLS EXPECTED SNI CLIENT SERVER -- COMMAND...: the next connection of
+# the capture (SNI "-": the hello has none; the manifest check compares it
+# with what tshark decodes).
+conn() {
+	local v=$1 want=$2 sni=$3 client=$4 server=$5 res
+	shift 6
 	FLOW=$((FLOW + 1))
 	res=$("$@") || true
 	echo "   [$FLOW] $res" | tee -a "$LOG"
-	ROWS+=("$CUR.pcap	$FLOW	$client	$server	TLS $v	$want	$res")
+	ROWS+=("$CUR.pcap	$FLOW	$client	$server	TLS $v	$sni	$want	$res")
 }
 end() {
 	# TPACKET_V3 hands the tail over late: stop tcpdump > 1 s after the last packet.
@@ -359,25 +336,25 @@ PROXY="$NGINX_V proxy_pass https"
 start openssl s_server -accept "$ADDR:$UP" -cert "$C/abc.crt" -key "$C/abc.key" -CAfile "$C/ca.crt" \
 	-Verify 1 -verify_return_error -www -keylogfile "$KEYS"
 SERVER_PID=$LAST
-waitlisten $UP
+listening $UP
 CLILOG="" SRVLOG=""
 SRV="$OPENSSL_V s_server -Verify 1 -CAfile ca"
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	begin "beyond-ccert-required-openssl-curl-$t" "curl (no --cert) to \`openssl s_server -Verify 1\`: the server asks for a client certificate, the client sends none."
-	flow $v client_certificate_required "$CURL_V (no --cert)" "$SRV" -- run_curl $v
+	conn $v client_certificate_required abc.example.com "$CURL_V (no --cert)" "$SRV" -- run_curl $v
 	end
 	begin "beyond-ccert-rejected-openssl-curl-$t" "curl --cert with a certificate from a CA the server does not trust, to \`openssl s_server -Verify 1\`."
-	flow $v client_certificate_rejected "$CURL_V --cert rogue-client" "$SRV" -- run_curl $v --cert "$C/rogueclient.crt" --key "$C/rogueclient.key"
+	conn $v client_certificate_rejected abc.example.com "$CURL_V --cert rogue-client" "$SRV" -- run_curl $v --cert "$C/rogueclient.crt" --key "$C/rogueclient.key"
 	end
 	begin "beyond-ccert-ok-openssl-curl-$t" "Working twin: curl --cert with a certificate from the server's CA, to \`openssl s_server -Verify 1\`."
-	flow $v none "$CURL_V --cert client" "$SRV" -- run_curl $v --cert "$C/client.crt" --key "$C/client.key"
+	conn $v none abc.example.com "$CURL_V --cert client" "$SRV" -- run_curl $v --cert "$C/client.crt" --key "$C/client.key"
 	end
 	begin "beyond-ccert-expired-openssl-go-$t" "Go client with an expired client certificate from the server's CA, to \`openssl s_server -Verify 1\`."
-	flow $v client_certificate_rejected "$GO_V (expired client certificate)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -cert "$C/expiredclient.crt" -key "$C/expiredclient.key"
+	conn $v client_certificate_rejected abc.example.com "$GO_V (expired client certificate)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -cert "$C/expiredclient.crt" -key "$C/expiredclient.key"
 	end
 	begin "beyond-ccert-ok-openssl-go-$t" "Working twin: Go client with a certificate from the server's CA, to \`openssl s_server -Verify 1\`."
-	flow $v none "$GO_V (client certificate)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -cert "$C/client.crt" -key "$C/client.key"
+	conn $v none abc.example.com "$GO_V (client certificate)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -cert "$C/client.crt" -key "$C/client.key"
 	end
 done
 stop "$SERVER_PID"
@@ -398,28 +375,28 @@ frontend fe
 EOF
 start haproxy -db -f "$WORK/haproxy.cfg"
 SERVER_PID=$LAST
-waitlisten $UP
+listening $UP
 SRVLOG=""
 SRV="$HAPROXY_V bind ssl ca-file ca verify required"
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	nginx_proxy $v "proxy_ssl_server_name on;"
 	begin "beyond-ccert-required-haproxy-nginx-$t" "nginx proxy without \`proxy_ssl_certificate\` to HAProxy \`verify required\`: no client certificate."
-	flow $v client_certificate_required "$PROXY, no proxy_ssl_certificate" "$SRV" -- run_proxy
+	conn $v client_certificate_required abc.example.com "$PROXY, no proxy_ssl_certificate" "$SRV" -- run_proxy
 	end
 	stop "$PROXY_PID"
 	CLILOG=""
 	begin "beyond-ccert-required-haproxy-go-$t" "Go client without a certificate to HAProxy \`verify required\`."
-	flow $v client_certificate_required "$GO_V (no Certificates)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt"
+	conn $v client_certificate_required abc.example.com "$GO_V (no Certificates)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt"
 	end
 	nginx_proxy $v "proxy_ssl_server_name on; proxy_ssl_certificate $C/rogueclient.crt; proxy_ssl_certificate_key $C/rogueclient.key;"
 	begin "beyond-ccert-rejected-haproxy-nginx-$t" "nginx proxy whose \`proxy_ssl_certificate\` comes from a CA HAProxy does not trust (HAProxy \`verify required\`, ca-file = the samples CA)."
-	flow $v client_certificate_rejected "$PROXY, proxy_ssl_certificate rogue-client" "$SRV" -- run_proxy
+	conn $v client_certificate_rejected abc.example.com "$PROXY, proxy_ssl_certificate rogue-client" "$SRV" -- run_proxy
 	end
 	stop "$PROXY_PID"
 	nginx_proxy $v "proxy_ssl_server_name on; proxy_ssl_certificate $C/client.crt; proxy_ssl_certificate_key $C/client.key;"
 	begin "beyond-ccert-ok-haproxy-nginx-$t" "Working twin: nginx proxy with \`proxy_ssl_certificate\` from HAProxy's CA."
-	flow $v none "$PROXY, proxy_ssl_certificate client" "$SRV" -- run_proxy
+	conn $v none abc.example.com "$PROXY, proxy_ssl_certificate client" "$SRV" -- run_proxy
 	end
 	stop "$PROXY_PID"
 done
@@ -436,16 +413,16 @@ SRV="$NGINX_V ssl_verify_client on"
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	begin "beyond-ccert-required-nginx-go-$t" "Go client without a certificate to nginx \`ssl_verify_client on\`: the handshake completes (empty client Certificate), nginx answers HTTP 400 inside."
-	flow $v client_certificate_required "$GO_V (no Certificates)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt"
+	conn $v client_certificate_required abc.example.com "$GO_V (no Certificates)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt"
 	end
 	begin "beyond-ccert-unlisted-nginx-go-$t" "Go client holding only a certificate from a CA that is not in nginx's CertificateRequest list, to nginx \`ssl_verify_client on\`: Go sends an empty Certificate (it sends only a certificate the server's list accepts), nginx answers HTTP 400 inside."
-	flow $v client_certificate_required "$GO_V (rogue-client certificate, not listed)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -cert "$C/rogueclient.crt" -key "$C/rogueclient.key"
+	conn $v client_certificate_required abc.example.com "$GO_V (rogue-client certificate, not listed)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -cert "$C/rogueclient.crt" -key "$C/rogueclient.key"
 	end
 	begin "beyond-ccert-rejected-nginx-curl-$t" "curl --cert with a certificate from a CA nginx does not trust, to nginx \`ssl_verify_client on\`: the handshake completes, nginx answers HTTP 400 (The SSL certificate error) inside."
-	flow $v client_certificate_rejected "$CURL_V --cert rogue-client" "$SRV" -- run_curl $v --cert "$C/rogueclient.crt" --key "$C/rogueclient.key"
+	conn $v client_certificate_rejected abc.example.com "$CURL_V --cert rogue-client" "$SRV" -- run_curl $v --cert "$C/rogueclient.crt" --key "$C/rogueclient.key"
 	end
 	begin "beyond-ccert-ok-nginx-go-$t" "Working twin: Go client with a certificate from nginx's CA."
-	flow $v none "$GO_V (client certificate)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -cert "$C/client.crt" -key "$C/client.key"
+	conn $v none abc.example.com "$GO_V (client certificate)" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -cert "$C/client.crt" -key "$C/client.key"
 	end
 done
 stop "$SERVER_PID"
@@ -453,7 +430,7 @@ nginx_server abc "ssl_client_certificate $C/ca.crt; ssl_verify_client optional;"
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	begin "beyond-ccert-optional-nginx-go-$t" "Working: Go client without a certificate to nginx \`ssl_verify_client optional\`: CertificateRequest, empty client Certificate, 200 — the same records as beyond-ccert-required-nginx-go but for the response's size."
-	flow $v none "$GO_V (no Certificates)" "$NGINX_V ssl_verify_client optional" -- run_go $v -sni abc.example.com -ca "$C/ca.crt"
+	conn $v none abc.example.com "$GO_V (no Certificates)" "$NGINX_V ssl_verify_client optional" -- run_go $v -sni abc.example.com -ca "$C/ca.crt"
 	end
 done
 stop "$SERVER_PID"
@@ -477,24 +454,24 @@ certcase() { # certcase CASE CERT WHAT EXPECT12 EXPECT13 CLIENTS...
 			nginx)
 				nginx_proxy $v "$VERIFY"
 				begin "beyond-$case-nginx-nginx-$t" "nginx proxy (\`proxy_ssl_verify on; proxy_ssl_name abc.example.com; proxy_ssl_server_name on;\`, trusted CA) to an nginx upstream whose certificate is $what."
-				flow $v "${e%%/*}" "$PROXY, proxy_ssl_verify on" "$srv" -- run_proxy
+				conn $v "${e%%/*}" abc.example.com "$PROXY, proxy_ssl_verify on" "$srv" -- run_proxy
 				end
 				stop "$PROXY_PID"
 				CLILOG=""
 				;;
 			curl)
 				begin "beyond-$case-nginx-curl-$t" "curl --cacert (SNI abc.example.com) to nginx whose certificate is $what."
-				flow $v "$(pick "$e" curl)" "$CURL_V --cacert ca" "$srv" -- run_curl $v
+				conn $v "$(pick "$e" curl)" abc.example.com "$CURL_V --cacert ca" "$srv" -- run_curl $v
 				end
 				;;
 			go)
 				begin "beyond-$case-nginx-go-$t" "Go client (RootCAs = the CA, ServerName abc.example.com) to nginx whose certificate is $what."
-				flow $v "$(pick "$e" go)" "$GO_V RootCAs ca" "$srv" -- run_go $v -sni abc.example.com -ca "$C/ca.crt"
+				conn $v "$(pick "$e" go)" abc.example.com "$GO_V RootCAs ca" "$srv" -- run_go $v -sni abc.example.com -ca "$C/ca.crt"
 				end
 				;;
 			openssl)
 				begin "beyond-$case-nginx-openssl-$t" "\`openssl s_client -verify_return_error -verify_hostname abc.example.com -CAfile ca\` to nginx whose certificate is $what."
-				flow $v "$(pick "$e" openssl)" "$OPENSSL_V s_client -verify_return_error -verify_hostname" "$srv" -- run_sclient $v
+				conn $v "$(pick "$e" openssl)" abc.example.com "$OPENSSL_V s_client -verify_return_error -verify_hostname" "$srv" -- run_sclient $v
 				end
 				;;
 			esac
@@ -532,14 +509,14 @@ nginx_server abc
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	begin "beyond-close-after-handshake-nginx-go-$t" "Go client (tlsprobe -close) completes the handshake with nginx (valid certificate) and closes at once without a request: close_notify, FIN. The twin of Go's TLS 1.3 encrypted alert in place of its Finished."
-	flow $v closed_after_handshake "$GO_V, closes after the handshake" "$NGINX_V" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -close
+	conn $v closed_after_handshake abc.example.com "$GO_V, closes after the handshake" "$NGINX_V" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -close
 	end
 done
 stop "$SERVER_PID"
 SRVLOG=""
 
 # === 5. no SNI + proxy_ssl_verify on: the default server's certificate ============
-nginx_start up-two-servers $UP <<EOF
+nginx_lo up-two-servers $UP <<EOF
 server {
     listen $ADDR:$UP ssl default_server;
     server_name other.example.com;
@@ -562,12 +539,12 @@ for v in 1.2 1.3; do
 	t=tls${v/./}
 	nginx_proxy $v "proxy_ssl_verify on; proxy_ssl_trusted_certificate $C/ca.crt;"
 	begin "beyond-nosni-verify-nginx-nginx-$t" "nginx proxy with \`proxy_ssl_verify on\` and no \`proxy_ssl_server_name\`: no SNI, so the upstream answers with its default server's certificate (other.example.com); nginx closes after the handshake and returns 502. The root cause is the missing SNI."
-	flow $v missing_sni "$PROXY, proxy_ssl_verify on, no proxy_ssl_server_name" "$SRV" -- run_proxy
+	conn $v missing_sni - "$PROXY, proxy_ssl_verify on, no proxy_ssl_server_name" "$SRV" -- run_proxy
 	end
 	stop "$PROXY_PID"
 	nginx_proxy $v "proxy_ssl_server_name on; proxy_ssl_verify on; proxy_ssl_trusted_certificate $C/ca.crt;"
 	begin "beyond-nosni-verify-fixed-nginx-nginx-$t" "Working twin: the same plus \`proxy_ssl_server_name on;\`: SNI abc.example.com, the right certificate, 200."
-	flow $v none "$PROXY, proxy_ssl_verify on, proxy_ssl_server_name on" "$SRV" -- run_proxy
+	conn $v none abc.example.com "$PROXY, proxy_ssl_verify on, proxy_ssl_server_name on" "$SRV" -- run_proxy
 	end
 	stop "$PROXY_PID"
 done
@@ -580,13 +557,13 @@ SRVLOG=""
 gosrv() { # gosrv ALPN
 	start "$WORK/tlsserve" -listen "$ADDR:$UP" -cert "$C/abc.crt" -key "$C/abc.key" -alpn "$1" -keylog "$KEYS"
 	SERVER_PID=$LAST
-	waitlisten $UP
+	listening $UP
 }
 gosrv http/1.1
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	begin "beyond-alpn-go-h1-go-h2-$t" "Go net/http server with NextProtos [http/1.1], Go client offering only h2 (as a gRPC client does): crypto/tls refuses with no_application_protocol."
-	flow $v alpn_mismatch "$GO_V, NextProtos [h2]" "$GO_V net/http, NextProtos [http/1.1]" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2
+	conn $v alpn_mismatch abc.example.com "$GO_V, NextProtos [h2]" "$GO_V net/http, NextProtos [http/1.1]" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2
 	end
 done
 stop "$SERVER_PID"
@@ -594,7 +571,7 @@ gosrv h2,http/1.1
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	begin "beyond-alpn-ok-go-h2-go-h2-$t" "Working twin: Go server with NextProtos [h2 http/1.1], Go client offering only h2: h2 selected, one HTTP/2 GET."
-	flow $v none "$GO_V, NextProtos [h2]" "$GO_V net/http, NextProtos [h2 http/1.1]" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2
+	conn $v none abc.example.com "$GO_V, NextProtos [h2]" "$GO_V net/http, NextProtos [h2 http/1.1]" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2
 	end
 done
 stop "$SERVER_PID"
@@ -602,7 +579,7 @@ gosrv h2
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	begin "beyond-alpn-fallback-go-h2-go-h1-$t" "Working (FIELD-NOTES note 6): Go server with NextProtos [h2] only, Go client offering only http/1.1: crypto/tls lets it in without ALPN (no ALPN in the ServerHello / EncryptedExtensions), HTTP/1.1 GET, 200."
-	flow $v none "$GO_V, NextProtos [http/1.1]" "$GO_V net/http, NextProtos [h2]" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn http/1.1
+	conn $v none abc.example.com "$GO_V, NextProtos [http/1.1]" "$GO_V net/http, NextProtos [h2]" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn http/1.1
 	end
 done
 stop "$SERVER_PID"
@@ -612,10 +589,10 @@ SRV="$NGINX_V listen ssl (no http2)"
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	begin "beyond-alpn-nginx-h1-go-h2-$t" "nginx 1.22 without http2 (\`listen ... ssl;\`), Go client offering only h2: nginx refuses with no_application_protocol."
-	flow $v alpn_mismatch "$GO_V, NextProtos [h2]" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2
+	conn $v alpn_mismatch abc.example.com "$GO_V, NextProtos [h2]" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2
 	end
 	begin "beyond-alpn-ok-nginx-h1-go-h2h1-$t" "Working twin: the same nginx, Go client offering h2 and http/1.1: http/1.1 selected, 200."
-	flow $v none "$GO_V, NextProtos [h2 http/1.1]" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2,http/1.1
+	conn $v none abc.example.com "$GO_V, NextProtos [h2 http/1.1]" "$SRV" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2,http/1.1
 	end
 done
 stop "$SERVER_PID"
@@ -627,13 +604,13 @@ SRVLOG=""
 # ALPN is inside the encrypted EncryptedExtensions.
 start openssl s_server -accept "$ADDR:$UP" -cert "$C/abc.crt" -key "$C/abc.key" -www -keylogfile "$KEYS"
 SERVER_PID=$LAST
-waitlisten $UP
+listening $UP
 for v in 1.2 1.3; do
 	t=tls${v/./}
 	e=alpn_mismatch
 	[ $v = 1.3 ] && e=closed_after_handshake
 	begin "beyond-alpn-none-openssl-go-h2-$t" "\`openssl s_server -www\` (no -alpn: ALPN ignored), Go client offering only h2 and requiring it (tlsprobe -require-alpn, as grpc-go): no ALPN selected, the client closes right after the handshake."
-	flow $v $e "$GO_V, NextProtos [h2], requires h2" "$OPENSSL_V s_server -www (no -alpn)" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2 -require-alpn
+	conn $v $e abc.example.com "$GO_V, NextProtos [h2], requires h2" "$OPENSSL_V s_server -www (no -alpn)" -- run_go $v -sni abc.example.com -ca "$C/ca.crt" -alpn h2 -require-alpn
 	end
 done
 stop "$SERVER_PID"
@@ -650,7 +627,7 @@ if ss -Hltn "( sport = :443 )" | awk '{print $4}' | grep -qE "^($ADDR|0\.0\.0\.0
 	exit 1
 fi
 UP=443
-nginx_start up-reject $UP <<EOF
+nginx_lo up-reject $UP <<EOF
 server { listen $ADDR:$UP ssl default_server; ssl_reject_handshake on; }
 server {
     listen $ADDR:$UP ssl;
@@ -672,9 +649,9 @@ for split in 5 2 1 1,2,2 1,1,1,1,1; do
 	1,1,1,1,1) what="the record header one byte per segment, then the rest" ;;
 	esac
 	begin "beyond-split-hello-${split//,/-}" "Go client (TLS 1.3, X25519MLKEM768 hello of ~1.5 KB) to nginx; TCP_NODELAY, 50 ms between writes. [1] an ordinary hello with SNI abc.example.com (established); [2] a hello with SNI whose first segments carry $what (established); [3] the same split without SNI: nginx's default server refuses with unrecognized_name (112)."
-	flow 1.3 none "$GO_V, hello in one write" "$SRV" -- run_go 1.3 -sni abc.example.com -ca "$C/ca.crt"
-	flow 1.3 none "$GO_V, hello split $split+rest" "$SRV" -- run_go 1.3 -sni abc.example.com -ca "$C/ca.crt" -split $split
-	flow 1.3 missing_sni "$GO_V, no SNI, hello split $split+rest" "$SRV" -- run_go 1.3 -split $split
+	conn 1.3 none abc.example.com "$GO_V, hello in one write" "$SRV" -- run_go 1.3 -sni abc.example.com -ca "$C/ca.crt"
+	conn 1.3 none abc.example.com "$GO_V, hello split $split+rest" "$SRV" -- run_go 1.3 -sni abc.example.com -ca "$C/ca.crt" -split $split
+	conn 1.3 missing_sni - "$GO_V, no SNI, hello split $split+rest" "$SRV" -- run_go 1.3 -split $split
 	end
 done
 stop "$SERVER_PID"
@@ -687,89 +664,92 @@ for name in "${ORDER[@]}"; do
 	cp "$OUT/$name".* "$SAMPLES/"
 done
 
-# nginxline LOG: the lines nginx wrote about the upstream, without time and pid.
+# nginxline LOG: the lines nginx wrote about the TLS side, without time and pid.
 nginxline() {
 	[ -s "$1" ] || return 0
-	grep -E '\[(emerg|alert|crit|error|warn)\]|upstream|SSL' "$1" |
+	grep -E '\[(emerg|alert|crit|error|warn)\]|upstream|SSL|handshake' "$1" |
 		grep -vE 'signal|exiting|exit|worker process|using the|start|gracefully|reopen' |
 		sed -E 's/^[0-9\/]+ [0-9:]+ //; s/ [0-9]+#[0-9]+: (\*[0-9]+ )?/ /' | tr '\n' '\v' | sed 's/\v$//; s/\v/ || /g'
 }
 
+# The manifest, checked against what tshark decodes: one connection per
+# conn, in order, each with one ClientHello and the SNI it was made with.
 MANIFEST=$SAMPLES/MANIFEST-beyond-sni.tsv
+BAD=0
 {
-	printf 'file\tflow\tclient\tserver\ttls_version\twire\texpected_first_finding\tnginx_error_log\tclient_result\tdescription\tnginx_upstream_error_log\n'
+	printf 'file\tflow\tclient\tserver\ttls_version\texpected_sni\texpected_finding\twire\tnginx_error_log\tclient_result\tnginx_upstream_error_log\tdescription\n'
 	for row in "${ROWS[@]}"; do
-		IFS=$'\t' read -r file flow client server tls want res <<<"$row"
+		IFS=$'\t' read -r file flow client server tls sni want res <<<"$row"
 		name=${file%.pcap}
 		keyarg=()
 		[ -f "$SAMPLES/$name.keylog" ] && keyarg=(-keys "$SAMPLES/$name.keylog")
 		wire=$("$WORK/wiresummary" "${keyarg[@]}" "$SAMPLES/$file" | sed -n "${flow}p" | sed -E 's/^\[[0-9]+\] //')
+		# tcp.stream counts from 0 in the order of the connections' first packets.
+		hellos=$(tshark -r "$SAMPLES/$file" -Y "tcp.stream == $((flow - 1)) && tls.handshake.type == 1" \
+			-T fields -e tls.handshake.extensions_server_name 2>/dev/null) || true
+		if [ "$(grep -c '' <<<"$hellos")" != 1 ] || [ "${hellos:--}" != "$sni" ]; then
+			echo "!! $file flow $flow: tshark decodes ClientHello SNI [$(tr '\n' ' ' <<<"$hellos")], expected one with $sni" >&2
+			BAD=1
+		fi
 		ngx="" ngxup=""
 		[ -f "$SAMPLES/$name.nginx-error.log" ] && ngx=$(nginxline "$SAMPLES/$name.nginx-error.log") || true
 		[ -f "$SAMPLES/$name.nginx-upstream-error.log" ] && ngxup=$(nginxline "$SAMPLES/$name.nginx-upstream-error.log") || true
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$file" "$flow" "$client" "$server" "$tls" "$wire" "$want" "$ngx" "$res" "${DESC[$name]}" "$ngxup"
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$file" "$flow" "$client" "$server" "$tls" "$sni" "$want" \
+			"$wire" "${ngx:--}" "$res" "${ngxup:--}" "${DESC[$name]}"
 	done
 } >"$MANIFEST"
 
-# README: replace the section between the markers (append it the first time).
-SECTION=$WORK/section.md
+# The README section (samplelib's readme_section replaces it in place).
+PART=$WORK/readme.part
 {
-	echo "<!-- beyond-sni:begin (written by make-beyond-sni-samples.sh) -->"
 	cat <<'EOF'
-## Beyond SNI samples (issue 20)
+Made by `make-beyond-sni-samples.sh` (root, Debian 12, loopback only, ~5
+min on an idle machine): client certificates required, untrusted or
+expired; server certificates for another name, expired, not yet valid or
+from an untrusted CA; a missing SNI behind nginx `proxy_ssl_verify on`;
+ALPN refusals; a close right after the handshake; ClientHellos whose first
+TCP segment holds 1-5 bytes. Real nginx, HAProxy, openssl
+s_server/s_client, curl and Go crypto/tls (`internal/tlsprobe` client,
+`internal/tlsserve` net/http server), TLS 1.2 and 1.3, each with a working
+twin. Certificates come from `openssl req`/`openssl ca` at run time
+(expired and not-yet-valid ones by `-startdate`/`-enddate`, 30 days either
+side of the capture). Servers listen on 127.0.0.20:20443 (captured; the
+split-hello samples on 127.0.0.20:443: on other ports tshark's TLS
+heuristic needs the whole record header in the first segment, so it
+decodes none of the hellos whose header is split); nginx as a client is a
+reverse proxy on 127.0.0.20:20080 driven by curl (not captured).
 
-Made by `make-beyond-sni-samples.sh` (root, Debian 12, loopback only, ~5 min):
-client certificates required or untrusted, server certificates for another
-name, expired, not yet valid or untrusted, a missing SNI behind nginx
-`proxy_ssl_verify on`, ALPN refusals, a close right after the handshake and
-ClientHellos whose first TCP segment holds 1-5 bytes — with real nginx,
-HAProxy, openssl s_server/s_client, curl and Go crypto/tls
-(`internal/tlsprobe` client, `internal/tlsserve` server), TLS 1.2 and 1.3,
-each with a working twin. Certificates come from `openssl req`/`openssl ca`
-at run time (expired and not-yet-valid ones by `-startdate`/`-enddate`
-relative to the capture). Servers listen on 127.0.0.20:20443 (captured;
-the split-hello samples on 127.0.0.20:443, where tshark decodes a hello
-whose record header is split — on other ports its TLS heuristic needs the
-whole header in the first segment); nginx as a client is a reverse proxy on
-127.0.0.20:20080 driven by curl.
+`MANIFEST-beyond-sni.tsv` has one row per handshake (flow = the n-th TCP
+connection of the file): client and server software, TLS version, the SNI
+sent (`-`: none; the script checks it against tshark), the expected first
+finding (`none` for a working handshake), the records tshark sees
+(`wire`), the line nginx logged as the client, what the client reported,
+the lines nginx logged as the server (for the whole capture) and a
+description. Next to each capture: `NAME.nginx-error.log` (nginx as the
+client), `NAME.nginx-upstream-error.log` (nginx as the server) and
+`NAME.keylog` (SSLKEYLOGFILE secrets written by curl, Go or openssl;
+`tshark -o tls.keylog_file:NAME.keylog` shows what TLS 1.3 hides;
+hellowatch does not read them).
 
-`MANIFEST-beyond-sni.tsv` has one row per handshake: client and server
-software, TLS version, the records tshark sees (`internal/wiresummary`), the
-expected first finding, the nginx error-log line when nginx was the client,
-what the client reported, a description, and the lines nginx wrote when it
-was the server (for the whole capture). Next to each capture: `NAME.nginx-error.log`
-(nginx as the client), `NAME.nginx-upstream-error.log` (nginx as the
-server) and `NAME.keylog` (SSLKEYLOGFILE secrets written by curl, Go or
-openssl: `tshark -o tls.keylog_file:NAME.keylog` shows what TLS 1.3 hides;
-hellowatch does not use them).
-
-The manifest's `wire` column: `C`/`S` = client/server, one item per TCP
-segment, records of a segment joined by `+`, each with its record length;
-`app(N)` is an application_data record (every TLS 1.3 encrypted record),
-`enc_alert`/`enc_handshake` TLS 1.2 encrypted records, `seg(N)` a segment
-that completes no record, `retx(N)` a TCP retransmission (loopback under
-load retransmits now and then); `{...}` is what the keylog decrypts. Each entry
-below: the capture, then per handshake `[flow] client -> server: expected
-first finding; what the client reported`.
+`wire` notation (`internal/wiresummary`): `C`/`S` = client/server, one
+item per TCP segment, records of a segment joined by `+`, each with its
+record length; `app(N)` is an application_data record (under TLS 1.3 every
+encrypted record), `enc_alert`/`enc_handshake` TLS 1.2 encrypted records,
+`seg(N)` a segment that completes no record, `retx(N)` a TCP
+retransmission (loopback under load retransmits now and then); `{...}` is
+what the keylog decrypts. Each entry below: the capture, then per
+handshake `[flow] client -> server: expected first finding; what the
+client reported`.
 
 EOF
 	for name in "${ORDER[@]}"; do
 		printf -- '- `%s.pcap` (%s bytes): %s\n' "$name" "$(stat -c %s "$SAMPLES/$name.pcap")" "${DESC[$name]}"
-		awk -F'\t' -v f="$name.pcap" '$1 == f { printf "  - [%s] %s -> %s: `%s`; %s\n", $2, $3, $4, $7, $9 }' "$MANIFEST"
+		awk -F'\t' -v f="$name.pcap" '$1 == f { printf "  - [%s] %s -> %s: `%s`; %s\n", $2, $3, $4, $7, $10 }' "$MANIFEST"
 	done
 	echo
 	echo "Made on $(. /etc/os-release && echo "$PRETTY_NAME") with $NGINX_V, $HAPROXY_V, $OPENSSL_V, $CURL_V, $(go version | awk '{print $3}'), $(tshark -v | awk 'NR == 1 {print "tshark", $3}'), tcpdump $(tcpdump --version 2>&1 | awk 'NR == 1 {print $3}')."
-	echo "<!-- beyond-sni:end -->"
-} >"$SECTION"
-README=$SAMPLES/README.md
-if grep -q '^<!-- beyond-sni:begin' "$README"; then
-	awk -v sec="$SECTION" '
-		/^<!-- beyond-sni:begin/ { while ((getline l < sec) > 0) print l; skip = 1; next }
-		/^<!-- beyond-sni:end/ { skip = 0; next }
-		!skip' "$README" >"$README.new"
-	mv "$README.new" "$README"
-else
-	{ echo; cat "$SECTION"; } >>"$README"
-fi
+} >"$PART"
+readme_section "Beyond SNI: certificates, client certificates, ALPN, split hellos (issue 20)" "$PART"
 
+[ $BAD = 0 ] || { echo "make-beyond-sni-samples.sh: the captures disagree with the manifest (see !! above)" >&2; exit 1; }
 echo "== done in $(($(date +%s) - START)) s: ${#ORDER[@]} captures, ${#ROWS[@]} handshakes; log: $LOG (KEEP_WORK=1 keeps it)"
