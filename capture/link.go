@@ -368,8 +368,10 @@ func decodeIPv6(data []byte, d *Decoded, tc *TunnelConfig) SkipReason {
 				return SkipFragment // not an atomic fragment (RFC 6946)
 			}
 			next, data = data[0], data[8:]
+		case protoIPv4, protoIPv6, protoGRE:
+			return decodeIPTunnel(next, data, truncated, d, tc)
 		default:
-			return decodeTransport(next, data, truncated, d, tc)
+			return SkipNotTCPUDP
 		}
 	}
 }

@@ -125,12 +125,14 @@ const (
 
 // flowKey identifies a connection in either direction: the endpoint that
 // sorts first is "a". tun tells apart the same addresses and ports in
-// different tunnels (tunnelKey; 0 when not tunnelled).
+// different tunnels (tunnelKey; 0 when not tunnelled). The key has no
+// padding (proto is widened for that), so that the map hashes and
+// compares it as one block of memory.
 type flowKey struct {
 	a, b   [16]byte
 	ap, bp uint16
-	proto  uint8
-	tun    uint64
+	proto  uint16 // ProtoTCP or ProtoUDP
+	tun    uint16
 }
 
 // flow is one entry of the flow table. It stays small: everything a
@@ -343,9 +345,9 @@ func (t *Tracker) decoded(p *Packet, d *Decoded, now int64) {
 	src, dst := d.Src.As16(), d.Dst.As16()
 	dir := 0
 	if c := bytes.Compare(src[:], dst[:]); c < 0 || (c == 0 && d.SrcPort <= d.DstPort) {
-		k = flowKey{a: src, b: dst, ap: d.SrcPort, bp: d.DstPort, proto: d.Proto}
+		k = flowKey{a: src, b: dst, ap: d.SrcPort, bp: d.DstPort, proto: uint16(d.Proto)}
 	} else {
-		k = flowKey{a: dst, b: src, ap: d.DstPort, bp: d.SrcPort, proto: d.Proto}
+		k = flowKey{a: dst, b: src, ap: d.DstPort, bp: d.SrcPort, proto: uint16(d.Proto)}
 		dir = 1
 	}
 	if d.NTunnels > 0 {
@@ -353,7 +355,7 @@ func (t *Tracker) decoded(p *Packet, d *Decoded, now int64) {
 	}
 	f := t.flows[k]
 	if f != nil && f.state >= stDone {
-		if k.proto == ProtoUDP && quic.LooksLikeInitial(d.Payload) && t.quicReused(f, k, dir, p, d) {
+		if k.proto == uint16(ProtoUDP) && quic.LooksLikeInitial(d.Payload) && t.quicReused(f, k, dir, p, d) {
 			return // a new QUIC connection on the 4-tuple of a decided one
 		}
 		// The common case on a busy host: one lookup, nothing copied.
@@ -367,7 +369,7 @@ func (t *Tracker) decoded(p *Packet, d *Decoded, now int64) {
 		return
 	}
 	t.curTun = d.Tunnels[:d.NTunnels]
-	if k.proto == ProtoUDP {
+	if k.proto == uint16(ProtoUDP) {
 		t.quicPacket(f, k, dir, p, d) // capture/quic.go
 		t.curTun = nil
 		return

@@ -473,7 +473,7 @@ func decodeGTPU(p []byte, d *Decoded, tc *TunnelConfig) SkipReason {
 // routes give each direction its own), as are GRE keys (ikey and okey
 // may differ), MPLS labels (chosen per hop and direction) and GTP TEIDs
 // (one per direction).
-func tunnelKey(d *Decoded) uint64 {
+func tunnelKey(d *Decoded) uint16 {
 	h := uint64(0xcbf29ce484222325)
 	for i := range d.Tunnels[:d.NTunnels] {
 		l := &d.Tunnels[i]
@@ -487,5 +487,5 @@ func tunnelKey(d *Decoded) uint64 {
 		h = (h ^ v) * 0x100000001b3
 		h ^= h >> 29
 	}
-	return h | 1
+	return uint16(h^h>>32^h>>16^h>>48) | 1
 }
