@@ -125,9 +125,12 @@ const (
 
 // flowKey identifies a connection in either direction: the endpoint that
 // sorts first is "a". tun tells apart the same addresses and ports in
-// different tunnels (tunnelKey; 0 when not tunnelled). The key has no
-// padding (proto is widened for that), so that the map hashes and
-// compares it as one block of memory.
+// different tunnels (tunnelKey; 0 when not tunnelled, never 0 when
+// tunnelled: two tunnel stacks carrying the same inner 4-tuple share a
+// key only once in 32768). The key is 40 bytes without padding, so that
+// the map hashes and compares it as one block of memory: as fast as the
+// 38-byte key without tun was (a 44- or 48-byte key measured 1-2% slower
+// on the decided-flow benchmark).
 type flowKey struct {
 	a, b   [16]byte
 	ap, bp uint16
