@@ -48,9 +48,10 @@ type Decoded struct {
 	// Tunnels[:NTunnels] are the encapsulations the packet came in,
 	// outermost first (capture/tunnel.go); the addresses and ports above
 	// are the innermost ones. NTunnels is 0 for a packet that was not
-	// tunnelled.
-	Tunnels  [MaxTunnels]handshake.Tunnel
+	// tunnelled. (NTunnels comes first: it shares a cache line with the
+	// fields every packet sets.)
 	NTunnels uint8
+	Tunnels  [MaxTunnels]handshake.Tunnel
 }
 
 // SkipReason says why DecodePacket did not decode a packet. The String
