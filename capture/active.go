@@ -29,7 +29,8 @@ type active struct {
 	serverBytes   int // bytes delivered from the server after the hello
 	helloSegs     int
 	nonHello      int
-	helloDir      int // 1 + dir in which a ClientHello starts, 0 until found
+	helloDir      int    // 1 + dir in which a ClientHello starts, 0 until found
+	helloEnd      uint64 // a.h.Packets when the ClientHello was complete
 	sessionID     [32]byte
 	sessionIDLen  int
 	clientEncRecs int // encrypted records from the client

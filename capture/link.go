@@ -3,6 +3,8 @@ package capture
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/hellowatch/hellowatch/handshake"
 )
 
 // TCP flag bits as they appear in the TCP header's flags byte.
@@ -42,6 +44,14 @@ type Decoded struct {
 	// Truncated reports that the payload was cut by the snaplen: the IP
 	// header claims more bytes than were captured.
 	Truncated bool
+
+	// Tunnels[:NTunnels] are the encapsulations the packet came in,
+	// outermost first (capture/tunnel.go); the addresses and ports above
+	// are the innermost ones. NTunnels is 0 for a packet that was not
+	// tunnelled. (NTunnels comes first: it shares a cache line with the
+	// fields every packet sets.)
+	NTunnels uint8
+	Tunnels  [MaxTunnels]handshake.Tunnel
 }
 
 // SkipReason says why DecodePacket did not decode a packet. The String
@@ -58,6 +68,7 @@ const (
 	SkipNotTCPUDP                     // IP packet of another protocol (ICMP, ESP, ...)
 	SkipTruncated                     // headers cut by the snaplen
 	SkipMalformed                     // headers that contradict themselves
+	SkipTunnelDepth                   // tunnels nested deeper than MaxTunnels
 	numSkipReasons
 )
 
@@ -69,6 +80,7 @@ var skipNames = [...]string{
 	SkipNotTCPUDP:   "not_tcp_udp",
 	SkipTruncated:   "truncated",
 	SkipMalformed:   "malformed",
+	SkipTunnelDepth: "tunnel_depth",
 }
 
 // String returns the reason's stable snake_case word.
@@ -97,16 +109,29 @@ const (
 	etherTypeQinQ    = 0x88A8 // 802.1ad
 	etherTypeQinQOld = 0x9100 // pre-standard QinQ
 	etherTypePPPoE   = 0x8864 // PPPoE session stage
+	etherTypeMPLS    = 0x8847 // MPLS unicast
+	etherTypeMPLSMC  = 0x8848 // MPLS multicast
 	maxVLANTags      = 8
 	maxIPv6ExtHdrs   = 8
 )
 
 // DecodePacket decodes link → IPv4/IPv6 → TCP/UDP into d and returns
-// SkipNone on success. d is overwritten; its Payload aliases data. After
+// SkipNone on success, following tunnels on their IANA ports (see
+// DecodePacketWith). d is overwritten; its Payload aliases data. After
 // any other result, d's contents are unspecified.
 // Checksums are never checked: loopback and offloading hosts leave them
 // unfilled.
 func DecodePacket(link LinkType, data []byte, d *Decoded) SkipReason {
+	return DecodePacketWith(link, data, d, nil)
+}
+
+// DecodePacketWith is DecodePacket with tc's tunnel ports (nil: the IANA
+// ports only). Tunnels are followed to the innermost TCP or UDP header:
+// IP in IP, GRE, ERSPAN, VXLAN, GENEVE, MPLS, PPPoE, CAPWAP and GTP-U, at
+// most MaxTunnels deep (a packet nested deeper is skipped with
+// SkipTunnelDepth).
+func DecodePacketWith(link LinkType, data []byte, d *Decoded, tc *TunnelConfig) SkipReason {
+	d.NTunnels = 0
 	var etype uint16
 	switch link {
 	case LinkEthernet:
@@ -144,33 +169,33 @@ func DecodePacket(link LinkType, data []byte, d *Decoded) SkipReason {
 		data = data[4:]
 		switch fam {
 		case 2:
-			return decodeIPv4(data, d)
+			return decodeIPv4(data, d, tc)
 		case 24, 28, 30: // AF_INET6 on NetBSD/OpenBSD, FreeBSD, macOS
-			return decodeIPv6(data, d)
+			return decodeIPv6(data, d, tc)
 		}
 		return SkipNotIP
 	case LinkPPP, LinkPPPHDLC:
-		return decodePPP(data, d)
+		return decodePPP(data, d, tc)
 	case LinkRaw, LinkRawDLT12, LinkRawDLT14:
-		return decodeIP(data, d)
+		return decodeIP(data, d, tc)
 	case LinkIPv4:
-		return decodeIPv4(data, d)
+		return decodeIPv4(data, d, tc)
 	case LinkIPv6:
-		return decodeIPv6(data, d)
+		return decodeIPv6(data, d, tc)
 	default:
 		return SkipUnknownLink
 	}
-	return decodeEther(etype, data, d)
+	return decodeEther(etype, data, d, tc)
 }
 
-// decodeEther follows VLAN tags and PPPoE from an EtherType to IP.
-func decodeEther(etype uint16, data []byte, d *Decoded) SkipReason {
+// decodeEther follows VLAN tags, MPLS and PPPoE from an EtherType to IP.
+func decodeEther(etype uint16, data []byte, d *Decoded, tc *TunnelConfig) SkipReason {
 	for i := 0; ; i++ {
 		switch etype {
 		case etherTypeIPv4:
-			return decodeIPv4(data, d)
+			return decodeIPv4(data, d, tc)
 		case etherTypeIPv6:
-			return decodeIPv6(data, d)
+			return decodeIPv6(data, d, tc)
 		case etherTypeVLAN, etherTypeQinQ, etherTypeQinQOld:
 			if i >= maxVLANTags {
 				return SkipMalformed
@@ -180,12 +205,18 @@ func decodeEther(etype uint16, data []byte, d *Decoded) SkipReason {
 			}
 			etype = binary.BigEndian.Uint16(data[2:])
 			data = data[4:]
+		case etherTypeMPLS, etherTypeMPLSMC:
+			return decodeMPLS(data, d, tc)
 		case etherTypePPPoE:
-			// 6-byte PPPoE header, then the PPP protocol.
+			// 6-byte PPPoE header (version/type, code, session, length),
+			// then the PPP protocol.
 			if len(data) < 6 {
 				return SkipTruncated
 			}
-			return decodePPP(data[6:], d)
+			if !pushTunnel(d, handshake.TunnelPPPoE, uint32(binary.BigEndian.Uint16(data[2:])), true, false) {
+				return SkipTunnelDepth
+			}
+			return decodePPP(data[6:], d, tc)
 		default:
 			return SkipNotIP
 		}
@@ -195,11 +226,11 @@ func decodeEther(etype uint16, data []byte, d *Decoded) SkipReason {
 // decodePPP decodes a PPP frame (RFC 1661): the HDLC address and control
 // bytes (0xff 0x03) when present, then a protocol field of two bytes, or
 // one when compressed (an odd first byte), then IP.
-func decodePPP(data []byte, d *Decoded) SkipReason {
+func decodePPP(data []byte, d *Decoded, tc *TunnelConfig) SkipReason {
 	if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
 		data = data[2:]
 	}
-	if len(data) < 1 {
+	if len(data) < 1 || len(data) < 2 && data[0] == 0xff {
 		return SkipTruncated
 	}
 	proto := uint16(data[0])
@@ -214,27 +245,27 @@ func decodePPP(data []byte, d *Decoded) SkipReason {
 	}
 	switch proto {
 	case 0x0021:
-		return decodeIPv4(data, d)
+		return decodeIPv4(data, d, tc)
 	case 0x0057:
-		return decodeIPv6(data, d)
+		return decodeIPv6(data, d, tc)
 	}
 	return SkipNotIP
 }
 
-func decodeIP(data []byte, d *Decoded) SkipReason {
+func decodeIP(data []byte, d *Decoded, tc *TunnelConfig) SkipReason {
 	if len(data) < 1 {
 		return SkipTruncated
 	}
 	switch data[0] >> 4 {
 	case 4:
-		return decodeIPv4(data, d)
+		return decodeIPv4(data, d, tc)
 	case 6:
-		return decodeIPv6(data, d)
+		return decodeIPv6(data, d, tc)
 	}
 	return SkipNotIP
 }
 
-func decodeIPv4(data []byte, d *Decoded) SkipReason {
+func decodeIPv4(data []byte, d *Decoded, tc *TunnelConfig) SkipReason {
 	if len(data) < 20 {
 		if len(data) > 0 && data[0]>>4 != 4 {
 			return SkipMalformed
@@ -270,10 +301,10 @@ func decodeIPv4(data []byte, d *Decoded) SkipReason {
 	d.Src = netip.AddrFrom4([4]byte(data[12:16]))
 	d.Dst = netip.AddrFrom4([4]byte(data[16:20]))
 	d.TTL = data[8]
-	return decodeTransport(data[9], data[ihl:], truncated, d)
+	return decodeTransport(data[9], data[ihl:], truncated, d, tc)
 }
 
-func decodeIPv6(data []byte, d *Decoded) SkipReason {
+func decodeIPv6(data []byte, d *Decoded, tc *TunnelConfig) SkipReason {
 	if len(data) < 40 {
 		if len(data) > 0 && data[0]>>4 != 6 {
 			return SkipMalformed
@@ -302,7 +333,7 @@ func decodeIPv6(data []byte, d *Decoded) SkipReason {
 	for i := 0; ; i++ {
 		switch next {
 		case ProtoTCP, ProtoUDP:
-			return decodeTransport(next, data, truncated, d)
+			return decodeTransport(next, data, truncated, d, tc)
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if i >= maxIPv6ExtHdrs {
 				return SkipMalformed
@@ -338,6 +369,8 @@ func decodeIPv6(data []byte, d *Decoded) SkipReason {
 				return SkipFragment // not an atomic fragment (RFC 6946)
 			}
 			next, data = data[0], data[8:]
+		case protoIPv4, protoIPv6, protoGRE:
+			return decodeIPTunnel(next, data, truncated, d, tc)
 		default:
 			return SkipNotTCPUDP
 		}
@@ -353,7 +386,7 @@ func shortOf(truncated bool) SkipReason {
 	return SkipMalformed
 }
 
-func decodeTransport(proto uint8, data []byte, truncated bool, d *Decoded) SkipReason {
+func decodeTransport(proto uint8, data []byte, truncated bool, d *Decoded, tc *TunnelConfig) SkipReason {
 	switch proto {
 	case ProtoTCP:
 		if len(data) < 20 {
@@ -390,7 +423,12 @@ func decodeTransport(proto uint8, data []byte, truncated bool, d *Decoded) SkipR
 		}
 		d.Payload = data[8:]
 		d.Truncated = truncated
+		if typ := tc.udpTunnel(d.SrcPort, d.DstPort); typ != handshake.TunnelUnknown {
+			return decodeUDPTunnel(typ, d, tc)
+		}
 		return SkipNone
+	case protoIPv4, protoIPv6, protoGRE:
+		return decodeIPTunnel(proto, data, truncated, d, tc)
 	}
 	return SkipNotTCPUDP
 }

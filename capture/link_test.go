@@ -303,7 +303,7 @@ func TestSkipReasons(t *testing.T) {
 		}
 		seen[s] = true
 	}
-	if len(seen) != 6 || SkipNone.String() != "none" || SkipReason(200).String() != "unknown" {
+	if len(seen) != 7 || SkipNone.String() != "none" || SkipReason(200).String() != "unknown" {
 		t.Errorf("reasons %v", seen)
 	}
 	if LinkLinuxSLL2.String() != "LINUX_SLL2" || LinkType(147).String() != "LINKTYPE_147" {

@@ -10,6 +10,17 @@ import (
 // live_pcap.go, and live_nocgo.go stands in for them in a build without cgo
 // (CGO_ENABLED=0), where only capture files can be read.
 
+// DefaultFilter is the BPF filter a live capture should use when the user
+// gives none: TCP and UDP (TLS is found by content, QUIC in UDP), and the
+// tunnels DecodePacket follows whose outer packet is neither: IP in IP
+// (protocols 4 and 41, SRv6's routing header 43), GRE (47), MPLS and
+// PPPoE sessions. UDP tunnels (VXLAN, GENEVE, CAPWAP, GTP-U) pass as UDP.
+// EtherTypes are tested with "ether proto", not pcap-filter's mpls and
+// pppoes keywords: those shift the offsets of every test after them.
+const DefaultFilter = "tcp or udp or ip proto 4 or ip proto 41 or ip proto 47 or " +
+	"ip6 proto 4 or ip6 proto 41 or ip6 proto 47 or ip6 proto 43 or " +
+	"ether proto 0x8847 or ether proto 0x8848 or ether proto 0x8864"
+
 // LiveOptions configures OpenLive. Zero values choose the defaults noted.
 type LiveOptions struct {
 	Interface  string        // interface name, e.g. "eth0" or "any"; required

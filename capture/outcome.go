@@ -68,6 +68,11 @@ func (t *Tracker) ended(f *flow, a *active, dir int, rst bool) bool {
 	if side == handshake.SideServer && a.endOfServerBytes(dir) {
 		return true
 	}
+	if side == handshake.SideClient && !rst && a.serverBytes == 0 && t.cur != nil && a.helloEnd == a.h.Packets {
+		// The FIN came in the segment that ended the ClientHello: the
+		// server has yet to read it, and may still answer.
+		return true
+	}
 	bare := handshake.OutcomeServerClosed
 	if rst {
 		bare = handshake.OutcomeServerReset

@@ -145,7 +145,7 @@ func (pl *Pipeline) run(w *worker) {
 	for b := range w.in {
 		for i := range b.items {
 			it := &b.items[i]
-			DecodePacket(it.p.Link, it.p.Data, &w.dec)
+			DecodePacketWith(it.p.Link, it.p.Data, &w.dec, &pl.cfg.Tunnels)
 			w.t.decoded(&it.p, &w.dec, it.now)
 		}
 		w.t.advance(b.now)
@@ -208,7 +208,7 @@ func (pl *Pipeline) Packet(p *Packet) {
 	}
 	pl.inRound++
 	d := &pl.dec
-	if r := DecodePacket(p.Link, p.Data, d); r != SkipNone {
+	if r := DecodePacketWith(p.Link, p.Data, d, &pl.cfg.Tunnels); r != SkipNone {
 		pl.skipped[int(r)%len(pl.skipped)].Add(1)
 	} else {
 		i := pl.shard(d)

@@ -255,6 +255,7 @@ func (t *Tracker) quicStart(f *flow, c *quicConn, dir int, p *Packet) bool {
 	h.ClientHelloTime = ts(t.now)
 	h.FirstPacket = p.Index
 	h.QUIC = c.info
+	a.noteTunnels(t.curTun)
 	// Replaced when the ClientHello is read whole.
 	h.ClientHelloError = "quic: ClientHello incomplete: CRYPTO frames are missing from the capture"
 	return true

@@ -4,6 +4,8 @@ package capture
 // TCP and QUIC.
 
 import (
+	"slices"
+
 	"github.com/hellowatch/hellowatch/handshake"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )
@@ -29,6 +31,14 @@ func (a *active) partialHello() {
 	a.hist(dir, 'C')
 }
 
+// noteTunnels copies the tunnels of the client's packet that starts the
+// ClientHello into the record (once; nothing for a flow not tunnelled).
+func (a *active) noteTunnels(ts []handshake.Tunnel) {
+	if len(ts) > 0 && a.h.Tunnel == nil {
+		a.h.Tunnel = slices.Clone(ts)
+	}
+}
+
 // clientHello records the facts of the ClientHello sent in direction dir.
 func (a *active) clientHello(dir int, body []byte) {
 	t := a.t
@@ -38,6 +48,8 @@ func (a *active) clientHello(dir int, body []byte) {
 		a.helloTS = t.now
 		a.h.FirstPacket = t.cur.Index
 	}
+	a.noteTunnels(t.curTun)
+	a.helloEnd = a.h.Packets
 	a.lastActivity = t.now
 	t.tlsFlows.Add(1)
 	h := &a.h

@@ -133,7 +133,12 @@ func (t *Tracker) seekHello(f *flow, a *active, dir int, d *Decoded) bool {
 		t.charge(f, a, r.buffered-before)
 		return false
 	}
-	if tlsparse.StartsClientHello(d.Payload) && (!r.synced || seqDiff(d.Seq, r.next) >= 0) {
+	if tlsparse.StartsClientHello(d.Payload) {
+		// Before a hello nothing was delivered, only skipped, so the hello
+		// may also start behind the bytes skipped: a segment that
+		// overlaps them with other bytes (seen from clients that send
+		// two stray bytes on the handshake's final ACK and then their
+		// hello from the same sequence number) is what the server read.
 		if r.synced && d.Seq != r.next {
 			// A preamble was skipped (or lost): the hello starts here.
 			t.buffered.Add(-int64(r.buffered))
@@ -145,6 +150,7 @@ func (t *Tracker) seekHello(f *flow, a *active, dir int, d *Decoded) bool {
 		a.helloDir = dir + 1
 		a.helloTS = t.now
 		a.h.FirstPacket = t.cur.Index
+		a.noteTunnels(t.curTun)
 		if f.state == stNew {
 			f.state = stHandshake
 			t.hsQ.push(timerEntry{f: f, deadline: t.now + int64(t.cfg.Timeout), gen: f.gen})

@@ -271,6 +271,14 @@ func checkRecord(t *testing.T, i int, h *handshake.Handshake) {
 	if !h.EndTime.IsZero() && h.EndTime.Before(h.ClientHelloTime) {
 		t.Fatalf("record %d: ends %v before its hello %v", i, h.EndTime, h.ClientHelloTime)
 	}
+	if len(h.Tunnel) > capture.MaxTunnels {
+		t.Fatalf("record %d: %d tunnels", i, len(h.Tunnel))
+	}
+	for _, tn := range h.Tunnel {
+		if tn.Type.String() == "unknown" || tn.Src.IsValid() != tn.Dst.IsValid() || tn.HasID && tn.Type.IDName() == "" {
+			t.Fatalf("record %d: tunnel %+v", i, tn)
+		}
+	}
 	fs := diagnose.Diagnose(h)
 	line := report.AppendJSON(nil, h, fs)
 	if !utf8.Valid(line) || !json.Valid(line) || bytes.ContainsAny(line, "\n\r") {

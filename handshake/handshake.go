@@ -224,6 +224,92 @@ type Handshake struct {
 	// QUIC holds the QUIC facts of a handshake with Transport QUIC; nil
 	// otherwise.
 	QUIC *QUICInfo
+
+	// Tunnel lists the encapsulations the flow's packets came in, outermost
+	// first, as seen on the packet that started the ClientHello; nil when
+	// the flow was not tunnelled. Client and Server are the inner
+	// endpoints.
+	Tunnel []Tunnel
+}
+
+// TunnelType is an encapsulation around a flow's packets. The words are
+// stable: they appear in JSON and text output.
+type TunnelType uint8
+
+// Tunnel types.
+const (
+	TunnelUnknown TunnelType = iota
+	TunnelIPIP               // IPv4 in IPv4 (IP protocol 4; Calico's IP-in-IP)
+	Tunnel6in4               // IPv6 in IPv4 (IP protocol 41; sit)
+	Tunnel4in6               // IPv4 in IPv6 (next header 4; ip6tnl, SRv6)
+	Tunnel6in6               // IPv6 in IPv6 (next header 41; ip6tnl, SRv6)
+	TunnelGRE                // GRE (IP protocol 47), IP or Ethernet inside; PPTP's enhanced GRE
+	TunnelERSPAN             // ERSPAN type I, II or III in GRE (port mirroring)
+	TunnelVXLAN              // VXLAN (RFC 7348), UDP 4789 or a configured port
+	TunnelGENEVE             // GENEVE (RFC 8926), UDP 6081
+	TunnelMPLS               // an MPLS label stack
+	TunnelPPPoE              // a PPPoE session
+	TunnelCAPWAP             // CAPWAP data channel (RFC 5415), UDP 5247
+	TunnelGTP                // GTP-U (3GPP TS 29.281), UDP 2152
+	numTunnelTypes
+)
+
+var tunnelNames = [...]string{
+	TunnelUnknown: "unknown",
+	TunnelIPIP:    "ipip",
+	Tunnel6in4:    "6in4",
+	Tunnel4in6:    "4in6",
+	Tunnel6in6:    "6in6",
+	TunnelGRE:     "gre",
+	TunnelERSPAN:  "erspan",
+	TunnelVXLAN:   "vxlan",
+	TunnelGENEVE:  "geneve",
+	TunnelMPLS:    "mpls",
+	TunnelPPPoE:   "pppoe",
+	TunnelCAPWAP:  "capwap",
+	TunnelGTP:     "gtp",
+}
+
+// String returns the tunnel type's stable word.
+func (t TunnelType) String() string {
+	if t < numTunnelTypes {
+		return tunnelNames[t]
+	}
+	return "unknown"
+}
+
+// IDName names what Tunnel.ID holds for this type: "vni" (VXLAN,
+// GENEVE), "key" (GRE), "session" (ERSPAN, PPPoE), "label" (MPLS), "teid"
+// (GTP-U); "" for types without one (IP in IP, CAPWAP).
+func (t TunnelType) IDName() string {
+	switch t {
+	case TunnelVXLAN, TunnelGENEVE:
+		return "vni"
+	case TunnelGRE:
+		return "key"
+	case TunnelERSPAN, TunnelPPPoE:
+		return "session"
+	case TunnelMPLS:
+		return "label"
+	case TunnelGTP:
+		return "teid"
+	}
+	return ""
+}
+
+// Tunnel is one encapsulation layer.
+type Tunnel struct {
+	Type TunnelType
+	// HasID says whether ID is set: a GRE header without a key has none.
+	HasID bool
+	// ID is the layer's identifier, as IDName names it; for MPLS the
+	// bottom label of the stack.
+	ID uint32
+	// Src and Dst are the outer endpoints of the client's packet: IP
+	// addresses, with the UDP ports for UDP tunnels (port 0 otherwise).
+	// Invalid (the zero value) for MPLS and PPPoE, which have no IP
+	// header of their own.
+	Src, Dst netip.AddrPort
 }
 
 // Established reports whether the outcome is OutcomeEstablished.

@@ -26,7 +26,7 @@ const Schema = "hellowatch/2"
 // that AppendJSON writes exactly these; the command's and the end-to-end
 // tests check every line they read against them.
 var JSONKeys = []string{
-	"schema", "ts", "transport", "client", "server", "community_id", "server_name", "sni_is_ip", "sni_invalid",
+	"schema", "ts", "transport", "client", "server", "community_id", "tunnel", "server_name", "sni_is_ip", "sni_invalid",
 	"client_versions", "version", "cipher", "alpn", "next_protocol",
 	"ja3", "ja3_string", "ja4", "ja4_r",
 	"ech_offered", "offers_session", "resumed", "hrr", "key_share_group", "ecdh_group", "client_hello_error",
@@ -111,6 +111,8 @@ func AppendJSONLines(dst []byte, h *handshake.Handshake, fs []diagnose.Finding, 
 	} else {
 		dst = append(dst, "null"...)
 	}
+	dst = append(dst, `,"tunnel":`...)
+	dst = appendTunnels(dst, h.Tunnel)
 	dst = append(dst, `,"server_name":`...)
 	if h.HasSNI {
 		dst = appendJSONString(dst, h.ServerName, true)

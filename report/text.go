@@ -78,6 +78,7 @@ func (t *TextWriter) WriteLines(h *handshake.Handshake, fs []diagnose.Finding, l
 			b = append(b, h.QUIC.Version.String()...)
 		}
 	}
+	b = appendTunnelText(b, h.Tunnel)
 	b = append(b, ' ')
 	switch {
 	case h.HasSNI:

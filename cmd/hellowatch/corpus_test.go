@@ -88,6 +88,7 @@ func checkContract(line []byte) error {
 		{"established", "bool", func(v any) bool { _, ok := v.(bool); return ok }},
 		{"findings", "array of objects", objArray},
 		{"history", "string", isStr},
+		{"tunnel", "array of objects", objArray},
 	}
 	var errs []error
 	for _, k := range report.JSONKeys {

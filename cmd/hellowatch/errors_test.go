@@ -68,6 +68,7 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{name: "bad_summary", args: []string{"-r", incident, "--summary", "sometimes"}, code: 2, stderr: []string{`invalid value "sometimes" for flag -summary`}, lines: -1, emptyStdio: true},
 		{name: "bad_color", args: []string{"-r", incident, "--color", "purple"}, code: 2, stderr: []string{`invalid value "purple" for flag -color`}, lines: -1, emptyStdio: true},
 		{name: "bad_log_level", args: []string{"-r", incident, "--log-level", "loud"}, code: 2, stderr: []string{`invalid value "loud" for flag -log-level`}, lines: -1, emptyStdio: true},
+		{name: "bad_vxlan_port", args: []string{"-r", incident, "--vxlan-port", "8472,0"}, code: 2, stderr: []string{`invalid value "8472,0" for flag -vxlan-port: "0" is not a UDP port (1-65535)`}, lines: -1, emptyStdio: true},
 		{name: "no_source", args: nil, code: 2, stderr: []string{"give exactly one of -i interface or -r file"}, lines: -1, emptyStdio: true},
 		{name: "two_sources", args: []string{"-i", "lo", "-r", incident}, code: 2, stderr: []string{"give exactly one of -i interface or -r file"}, lines: -1, emptyStdio: true},
 		{name: "fail_on_unknown_finding", args: []string{"-r", incident, "--fail-on", "missing_sni,bogus"}, code: 2,

@@ -79,6 +79,7 @@ type options struct {
 	filter      string
 	top, pace   bool // hellowatch top (top.go), --pace
 	nginx       nginxOptions
+	vxlanPorts  portList
 }
 
 func getVersion() string {
@@ -136,6 +137,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.workers, "workers", defaultWorkers(), "analyse flows on `N` worker goroutines (besides the one that reads packets)")
 	fs.StringVar(&o.filter, "filter", "", "BPF `filter` (also accepted as trailing arguments, as in tcpdump)")
 	addNginxFlags(fs, &o.nginx)
+	fs.Var(&o.vxlanPorts, "vxlan-port", "UDP `ports` that carry VXLAN besides 4789, e.g. 8472 for Flannel (comma-separated, repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: hellowatch [-i interface | -r file ...] [flags] [BPF filter]\n\n")
 		fmt.Fprintf(stderr, "Watches TLS handshakes and says how each one ended and why.\n\n")

@@ -120,7 +120,7 @@ func (r *runner) openSource() error {
 	if o.iface != "" {
 		r.live = true
 		r.src, err = capture.OpenLive(capture.LiveOptions{
-			Interface: o.iface, Filter: o.filterOr("tcp or udp"), Snaplen: o.snaplen, Promisc: !o.noPromisc,
+			Interface: o.iface, Filter: o.filterOr(capture.DefaultFilter), Snaplen: o.snaplen, Promisc: !o.noPromisc,
 			// Without immediate mode the kernel hands packets over in blocks
 			// (TPACKET_V3), waking the reader at most every 100 ms instead of
 			// once per packet: what keeps a busy interface free of drops.
@@ -232,6 +232,7 @@ func (r *runner) startPipeline() error {
 		Timeout:          o.timeout,
 		MaxFlows:         o.maxFlows,
 		MaxBufferedBytes: o.maxBuffer,
+		Tunnels:          capture.TunnelConfig{VXLANPorts: o.vxlanPorts},
 		Emit:             r.emit,
 	}
 	if r.pcap != nil {
@@ -278,7 +279,7 @@ func (r *runner) handleSignals() error {
 		}
 	}()
 	if r.live {
-		r.log.Info("capturing", "interface", r.o.iface, "filter", r.o.filterOr("tcp or udp"))
+		r.log.Info("capturing", "interface", r.o.iface, "filter", r.o.filterOr(capture.DefaultFilter))
 	}
 	return nil
 }
