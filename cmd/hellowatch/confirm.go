@@ -10,11 +10,13 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/hellowatch/hellowatch/confirm"
+	"github.com/hellowatch/hellowatch/nginx/conf"
 )
 
 // exitNotFixed is `hellowatch confirm`'s exit code when no variant got a
@@ -27,6 +29,7 @@ type confirmOptions struct {
 	flow       string
 	connect    string
 	sni        string
+	nginxConf  string
 	timeout    time.Duration
 	pause      time.Duration
 	splitPause time.Duration
@@ -45,6 +48,7 @@ func runConfirm(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.flow, "flow", "", "the handshake to replay, as `client,server` (ip:port each; client may be an IP alone, or *); default: the first failed one")
 	fs.StringVar(&o.connect, "connect", "", "send the hellos to `host:port` instead of the flow's server")
 	fs.StringVar(&o.sni, "sni", "", "host `name` for the variants that add or replace the SNI")
+	fs.StringVar(&o.nginxConf, "nginx-conf", "", "take the host name to try from the nginx configuration (`file`, or - for `nginx -T` output) whose proxy_pass/grpc_pass reaches the flow's server, when --sni is not given")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "how long to wait for each connection and for the server's first answer")
 	fs.DurationVar(&o.pause, "pause", 500*time.Millisecond, "pause between two connections")
 	fs.DurationVar(&o.splitPause, "split-pause", 200*time.Millisecond, "pause between the two parts of a hello sent in two segments")
@@ -106,7 +110,20 @@ func runConfirm(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	variants, err := confirm.Plan(f, hello, confirm.Options{SNI: o.sni, Names: capt.NamesFor(f.Record.Server)})
+	names := capt.NamesFor(f.Record.Server)
+	if o.nginxConf != "" {
+		if o.nginxConf == "-" && slices.Contains(o.files, "-") {
+			return fail(errors.New("--nginx-conf -: standard input is already the capture (-r -)"))
+		}
+		cfg, err := loadNginxConf(o.nginxConf, os.Stdin)
+		if err != nil {
+			return fail(fmt.Errorf("--nginx-conf: %w", err))
+		}
+		// Names from the configuration come first: they are what the
+		// upstream is meant to be reached as.
+		names = append(nginxNames(conf.Analyze(cfg), f.Record.Server), names...)
+	}
+	variants, err := confirm.Plan(f, hello, confirm.Options{SNI: o.sni, Names: names})
 	if err != nil {
 		return fail(err)
 	}
@@ -169,4 +186,28 @@ func parseFlow(s string) (client, server netip.AddrPort, err error) {
 		client = netip.AddrPortFrom(a, 0)
 	}
 	return client, server, nil
+}
+
+// nginxNames returns the host names nginx's sites that reach server would
+// be expected to send: a literal `proxy_set_header Host`, `proxy_ssl_name`,
+// or the proxy_pass host or upstream block's name when it is not an IP
+// literal; in file order, without repeats. No name is looked up (confirm
+// sends nothing but its hellos): sites match by a literal address.
+func nginxNames(m *conf.Model, server netip.AddrPort) []string {
+	var out []string
+	add := func(s string) {
+		if s == "" || strings.HasPrefix(s, "$") || slices.Contains(out, s) {
+			return
+		}
+		if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+			return
+		}
+		out = append(out, s)
+	}
+	for _, st := range m.SitesFor(server) {
+		add(st.Site.HostHeader)
+		add(st.Site.Name.Value())
+		add(st.Target.Host)
+	}
+	return out
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,6 +67,16 @@ func TestConfirmIncident(t *testing.T) {
 		!strings.HasSuffix(stdout, "the fix works: nginx: add `proxy_ssl_server_name on;` (and `proxy_ssl_name <host>;` when proxy_pass names an IP address)\n") {
 		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
 	}
+	// Without --sni, the name comes from the nginx configuration whose
+	// proxy_pass reaches the flow's server (an IP literal there: the name
+	// is the Host header nginx sends).
+	rec := capturedServer(t, incident)
+	cfg := filepath.Join(t.TempDir(), "nginx.conf")
+	os.WriteFile(cfg, []byte("events {}\nhttp {\n  server {\n    listen 8080;\n    location / {\n      proxy_set_header Host abc.example.com;\n      proxy_pass https://"+rec+";\n    }\n  }\n}\n"), 0o644)
+	stdout, stderr, code = runCmd(t, append(args, "--nginx-conf", cfg)...)
+	if code != exitOK || !strings.Contains(stdout, "  with SNI abc.example.com:  ServerHello TLS 1.2, ") {
+		t.Errorf("--nginx-conf: exit %d\n%s%s", code, stdout, stderr)
+	}
 	stdout, stderr, code = runCmd(t, append(args, "--sni", "other.example.com", "--format", "json")...)
 	if code != exitNotFixed || !strings.Contains(stdout, `"verdict":"no_fix"`) {
 		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
@@ -75,4 +87,21 @@ func TestConfirmIncident(t *testing.T) {
 	if code != exitError || !strings.Contains(stderr, "connect to "+ln.Addr().String()) {
 		t.Errorf("nothing listening: exit %d\n%s", code, stderr)
 	}
+}
+
+// capturedServer returns the server address of the first record of a
+// sample, as hellowatch -r reports it.
+func capturedServer(t *testing.T, path string) string {
+	t.Helper()
+	out, errOut, code := runCmd(t, "-r", path, "--format", "json", "--summary", "never")
+	if code != exitOK && code != exitFailures {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rec struct {
+		Server string `json:"server"`
+	}
+	if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &rec); err != nil || rec.Server == "" {
+		t.Fatalf("first record of %s: %v", path, err)
+	}
+	return rec.Server
 }
