@@ -51,6 +51,11 @@ type active struct {
 	// rest of the hello, then ends as the server ended it.
 	earlyEnd   uint8
 	earlyEndTS int64
+
+	// helloTentative is set while a hello "start" is only a short prefix
+	// of a handshake record (see seekHello): until the ClientHello is read,
+	// the flow is dropped without a record if it turns out to be no hello.
+	helloTentative bool
 }
 
 // earlyEnd values.

@@ -174,7 +174,7 @@ func (t *Tracker) decide(f *flow, o handshake.Outcome) {
 		return
 	}
 	a.decided = true
-	if a.client < 0 && a.helloDir != 0 {
+	if a.client < 0 && a.helloDir != 0 && !a.helloTentative {
 		a.partialHello()
 		o = handshake.OutcomeIncomplete
 		if a.earlyEnd != 0 && a.serverBytes == 0 {

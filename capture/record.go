@@ -43,6 +43,7 @@ func (a *active) noteTunnels(ts []handshake.Tunnel) {
 func (a *active) clientHello(dir int, body []byte) {
 	t := a.t
 	a.client = dir
+	a.helloTentative = false
 	a.f.state = stHandshake
 	if a.helloDir == 0 || a.helloTS == 0 {
 		a.helloTS = t.now

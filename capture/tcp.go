@@ -133,7 +133,11 @@ func (t *Tracker) seekHello(f *flow, a *active, dir int, d *Decoded) bool {
 		t.charge(f, a, r.buffered-before)
 		return false
 	}
-	if tlsparse.StartsClientHello(d.Payload) {
+	if short := tlsparse.MayStartClientHello(d.Payload); short || tlsparse.StartsClientHello(d.Payload) {
+		// A first segment of 1-5 bytes (the record header, or less) may
+		// start a hello too: followed tentatively, and dropped without a
+		// record if what follows is no ClientHello.
+		a.helloTentative = short
 		// Before a hello nothing was delivered, only skipped, so the hello
 		// may also start behind the bytes skipped: a segment that
 		// overlaps them with other bytes (seen from clients that send
@@ -216,7 +220,7 @@ func (a *active) deliver(dir int, b []byte) bool {
 
 // ignore marks a flow as not TLS (or not a handshake we can follow).
 func (t *Tracker) ignore(f *flow) {
-	if f.act != nil && (f.act.client >= 0 || f.act.helloDir != 0) {
+	if f.act != nil && (f.act.client >= 0 || f.act.helloDir != 0 && !f.act.helloTentative) {
 		// A hello was seen: report what we have rather than drop it.
 		t.decide(f, handshake.OutcomeIncomplete)
 		return

@@ -334,3 +334,70 @@ func TestTrackerEmptyRecordsBeforeHello(t *testing.T) {
 		t.Errorf("outcome %v, SNI %v, versions %v", h.Outcome, h.HasSNI, h.ClientVersions)
 	}
 }
+
+// TestTrackerHelloAnySegmentation: a ClientHello is found whatever its
+// segmentation: a first segment of 1 to 6 bytes (only the record header, or
+// less), three-way splits, the parts out of order or retransmitted; the
+// record is the one of the hello sent whole. A short first segment that
+// turns out to start no hello makes no record.
+func TestTrackerHelloAnySegmentation(t *testing.T) {
+	hello := helloPayload(t, "ipv6.pcap") // a curl hello with SNI, 500+ bytes
+	run := func(t *testing.T, cuts []int, order []int) *handshake.Handshake {
+		t.Helper()
+		var recs []*handshake.Handshake
+		tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { recs = append(recs, h) }})
+		c := newTCPConv(t)
+		tr.Packet(c.packet(0, true, false, false, nil))
+		tr.Packet(c.packet(1, true, false, false, nil))
+		tr.Packet(c.packet(0, false, false, false, nil))
+		var parts []*Packet
+		prev := 0
+		for _, cut := range append(cuts, len(hello)) {
+			parts = append(parts, c.packet(0, false, false, false, hello[prev:cut]))
+			prev = cut
+		}
+		for _, i := range order {
+			tr.Packet(parts[i])
+		}
+		tr.Packet(c.packet(1, false, false, false, []byte{21, 3, 3, 0, 2, 2, 40}))
+		tr.Flush()
+		if len(recs) != 1 {
+			t.Fatalf("cuts %v order %v: %d records", cuts, order, len(recs))
+		}
+		return recs[0]
+	}
+	ref := run(t, nil, []int{0})
+	if !ref.HasSNI || ref.JA4 == "" || ref.Outcome != handshake.OutcomeServerAlert {
+		t.Fatalf("reference record: %+v", ref)
+	}
+	cases := []struct {
+		cuts, order []int
+	}{
+		{[]int{1}, []int{0, 1}}, {[]int{2}, []int{0, 1}}, {[]int{3}, []int{0, 1}}, {[]int{4}, []int{0, 1}},
+		{[]int{5}, []int{0, 1}}, {[]int{6}, []int{0, 1}},
+		{[]int{1, 3, 5}, []int{0, 1, 2, 3}}, {[]int{5, 6}, []int{0, 1, 2}}, {[]int{2, 100}, []int{0, 1, 2}},
+		{[]int{5}, []int{1, 0}}, {[]int{1}, []int{1, 0}}, {[]int{1, 3}, []int{2, 1, 0}},
+		{[]int{5}, []int{0, 0, 1}}, {[]int{3}, []int{0, 1, 1}},
+	}
+	for _, tc := range cases {
+		h := run(t, tc.cuts, tc.order)
+		if h.ServerName != ref.ServerName || h.JA3 != ref.JA3 || h.JA4 != ref.JA4 || h.Outcome != ref.Outcome || h.HelloLen != ref.HelloLen {
+			t.Errorf("cuts %v order %v: sni %q ja4 %s outcome %v len %d; want %q %s %v %d",
+				tc.cuts, tc.order, h.ServerName, h.JA4, h.Outcome, h.HelloLen, ref.ServerName, ref.JA4, ref.Outcome, ref.HelloLen)
+		}
+	}
+	// A byte that looks like a handshake record's first, then plain text.
+	var recs []*handshake.Handshake
+	tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { recs = append(recs, h) }})
+	c := newTCPConv(t)
+	tr.Packet(c.packet(0, true, false, false, nil))
+	tr.Packet(c.packet(1, true, false, false, nil))
+	tr.Packet(c.packet(0, false, false, false, []byte{22}))
+	tr.Packet(c.packet(0, false, false, false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+	tr.Packet(c.packet(1, false, false, false, []byte("HTTP/1.1 200 OK\r\n\r\n")))
+	tr.Packet(c.packet(0, false, true, false, nil))
+	tr.Flush()
+	if len(recs) != 0 {
+		t.Errorf("a 0x16 byte before plain text made %d records: %+v", len(recs), recs[0])
+	}
+}

@@ -241,6 +241,26 @@ func StartsClientHello(b []byte) bool {
 // ClientHello (OpenSSL allows 32 empty records in a row).
 const maxEmptyRecords = 32
 
+// MayStartClientHello reports whether b, shorter than the 6 bytes
+// StartsClientHello needs, could be the first bytes of a TLS handshake
+// record (content type 22, version 3.x): stacks and DPI-evasion tools send
+// the record header, or less, in a segment of its own.
+func MayStartClientHello(b []byte) bool {
+	if len(b) == 0 || len(b) >= 6 {
+		return false
+	}
+	if b[0] != byte(ContentTypeHandshake) {
+		return false
+	}
+	if len(b) >= 2 && b[1] != 3 {
+		return false
+	}
+	if len(b) >= 3 && b[2] > 4 {
+		return false
+	}
+	return true
+}
+
 // LooksLikeTLS reports whether b starts like a TLS record header (content
 // type 20-24, version 0x0300-0x0304) or an SSLv2-compatible ClientHello. It
 // looks at no more than the first 5 bytes and accepts a shorter b when its
