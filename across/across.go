@@ -173,14 +173,18 @@ func attrValue(h *handshake.Handshake, a attribute) string {
 	return ""
 }
 
-// Failed reports whether a handshake counts as failed, as the command and
-// the summary count it: not established, or an error finding.
+// Failed reports whether a handshake counts as failed for the comparison
+// across handshakes: not established, or established with an error
+// finding that names a cause. A client that merely closed at once
+// (closed_after_handshake alone: a verify failure, or a probe such as
+// openssl s_client without a request) is not counted either way as a
+// cause to compare.
 func Failed(h *handshake.Handshake, fs []diagnose.Finding) bool {
 	if h.Outcome != handshake.OutcomeEstablished {
 		return true
 	}
 	for i := range fs {
-		if fs[i].Severity == diagnose.SeverityError {
+		if fs[i].Severity == diagnose.SeverityError && fs[i].ID != diagnose.ClosedAfterHandshake {
 			return true
 		}
 	}

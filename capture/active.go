@@ -56,6 +56,12 @@ type active struct {
 	// of a handshake record (see seekHello): until the ClientHello is read,
 	// the flow is dropped without a record if it turns out to be no hello.
 	helloTentative bool
+
+	// waitAnswer (TLS 1.3): the client's flight carried more than its
+	// Finished (a certificate), so the record waits for the server's first
+	// record after it (serverAfter, its length) before it is decided.
+	waitAnswer  bool
+	serverAfter int
 }
 
 // earlyEnd values.

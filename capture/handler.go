@@ -54,7 +54,17 @@ func (h *dirHandler) Handshake(typ tlsparse.HandshakeType, body []byte) {
 	}
 	if h.dir == a.client {
 		a.hist(h.dir, historyLetter(typ))
+		if typ == tlsparse.HandshakeCertificate && a.h.ClientCert == handshake.ClientCertNone {
+			// certificate_list<0..2^24-1> (RFC 5246 §7.4.2)
+			a.h.ClientCert = handshake.ClientCertSent
+			if len(body) >= 3 && body[0]|body[1]|body[2] == 0 {
+				a.h.ClientCert = handshake.ClientCertEmpty
+			}
+		}
 		return
+	}
+	if typ == tlsparse.HandshakeCertificateRequest {
+		a.h.CertRequested = true
 	}
 	switch typ {
 	case tlsparse.HandshakeServerHello:
@@ -147,7 +157,29 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 	t := a.t
 	a.histData(h.dir)
 	if a.side(h.dir) == handshake.SideServer {
+		if len(a.h.ServerEncrypted) < handshake.MaxEncrypted {
+			a.h.ServerEncrypted = append(a.h.ServerEncrypted, uint16(min(length, 0xffff)))
+		}
 		a.h.ServerAppData++
+		if a.tls13 && a.f.state == stHandshake && a.clientEncRecs > 0 {
+			// The server answers the client's flight: the flight ended
+			// (its Finished had an odd size, or was lost).
+			if a.h.ClientFinished == 0 {
+				a.h.ClientFinished = a.clientEncRecs
+				a.h.ServerBeforeFinished = a.h.ServerAppData - 1
+			}
+			t.establish(a.f)
+		}
+		if a.tls13 && a.f.state == stPost && a.waitAnswer && a.serverAfter == 0 {
+			// The server's first record after a client flight that carried
+			// a certificate: an answer, or a lone alert (a refusal).
+			a.serverAfter = length
+			if length > maxAlertRecord {
+				t.decide(a.f, handshake.OutcomeEstablished)
+			} else {
+				a.addAlert(handshake.AlertRecord{Sender: handshake.SideServer, Encrypted: true, Packet: t.cur.Index, Time: ts(t.now)})
+			}
+		}
 		if a.f.state == stPost && !a.tls13 && !a.sslv2 && a.h.ClientDataSent && a.h.ServerCCS {
 			// False Start: the server's Finished after the client's data.
 			t.decide(a.f, handshake.OutcomeEstablished)
@@ -156,6 +188,9 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 	}
 	a.h.ClientAppData++
 	a.clientEncRecs++
+	if len(a.h.ClientEncrypted) < handshake.MaxEncrypted {
+		a.h.ClientEncrypted = append(a.h.ClientEncrypted, uint16(min(length, 0xffff)))
+	}
 	if a.sslv2 {
 		// SSL 2.0 after the SERVER-HELLO: the client's CLIENT-MASTER-KEY
 		// (it accepted the server's answer), its CLIENT-FINISHED, then data.
@@ -174,8 +209,22 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 	switch a.f.state {
 	case stHandshake:
 		if a.tls13 && a.h.ServerHelloSeen {
-			// TLS 1.3: the client's first encrypted record is its Finished.
-			t.establish(a.f)
+			switch {
+			case a.clientEncRecs == 1 && length <= maxAlertRecord:
+				// An alert in place of the client's flight: a client that
+				// rejects the server's certificate and encrypts the alert
+				// (Go: bad_certificate). A Finished is at least 53 bytes.
+				a.addAlert(handshake.AlertRecord{Sender: handshake.SideClient, Encrypted: true, Packet: t.cur.Index, Time: ts(t.now)})
+				t.decide(a.f, handshake.OutcomeClientAlert)
+			case length == finishedRecord(a.h.Cipher) || a.clientEncRecs >= 4:
+				// TLS 1.3: the client's flight ends with its Finished;
+				// records before it are its Certificate and
+				// CertificateVerify.
+				a.h.ClientFinished = a.clientEncRecs
+				a.h.ServerBeforeFinished = a.h.ServerAppData
+				a.waitAnswer = a.clientEncRecs > 1
+				t.establish(a.f)
+			}
 		} else if !a.tls13 && a.h.ServerHelloSeen && a.h.ClientCCS && a.lastCT[h.dir] == tlsparse.ContentTypeApplicationData {
 			// TLS <= 1.2 application data: the handshake is over, once
 			// the server's flight is in too. A client doing False Start
@@ -196,11 +245,17 @@ func (h *dirHandler) ApplicationData(length int, encrypted bool) {
 		if !a.tls13 && a.lastCT[h.dir] != tlsparse.ContentTypeApplicationData {
 			return // TLS <= 1.2: the client's encrypted Finished
 		}
-		if a.tls13 && length <= 24 {
+		if a.tls13 && length <= maxAlertRecord {
 			a.addAlert(handshake.AlertRecord{Sender: handshake.SideClient, Encrypted: true, Packet: t.cur.Index, Time: ts(t.now)})
 			return
 		}
 		a.h.ClientDataSent = true
+		if a.waitAnswer && a.serverAfter == 0 {
+			// After a flight with a client certificate the server may still
+			// refuse it (TLS 1.3 does so after the client is done): the
+			// record waits for the server's first answer.
+			return
+		}
 		if !a.tls13 && !a.h.ServerCCS {
 			return // False Start: see above
 		}
@@ -335,4 +390,19 @@ func historyLetter(t tlsparse.HandshakeType) byte {
 		return 'M'
 	}
 	return 'Z'
+}
+
+// maxAlertRecord is the largest TLS 1.3 record taken for an encrypted
+// alert: 2 alert bytes, the content type and a 16-byte AEAD tag are 19;
+// a few bytes of padding are allowed. A Finished is at least 53.
+const maxAlertRecord = 24
+
+// finishedRecord returns the length of a TLS 1.3 record holding a Finished
+// under suite c: the 4-byte message header, the hash (48 bytes for SHA-384
+// suites, else 32), the content type and a 16-byte tag.
+func finishedRecord(c tlsparse.CipherSuite) int {
+	if c == tlsparse.TLS_AES_256_GCM_SHA384 {
+		return 4 + 48 + 1 + 16
+	}
+	return 4 + 32 + 1 + 16
 }

@@ -87,6 +87,10 @@ func (t *Tracker) ended(f *flow, a *active, dir int, rst bool) bool {
 // server may still answer, after its RST it cannot.
 func (t *Tracker) decideEnd(f *flow, a *active, side handshake.Side, bare handshake.Outcome, abrupt bool) {
 	switch {
+	case f.state == stPost && a.waitAnswer && a.serverAfter > 0 && a.serverAfter <= maxAlertRecord:
+		// TLS 1.3: the server's only answer to a flight with a client
+		// certificate was an alert-sized record, then it closed.
+		t.decide(f, handshake.OutcomeServerAlert)
 	case f.state == stPost:
 		t.decide(f, handshake.OutcomeEstablished)
 	case side == handshake.SideServer:

@@ -73,8 +73,9 @@ func (d *diag) untrusted(a *handshake.AlertRecord) {
 
 func (d *diag) closedAfterHandshake() {
 	h := d.h
-	if h.ClientDataSent || h.EndedBy != handshake.SideClient || !(h.ClientFIN || h.ClientRST) || d.isQUIC() {
-		// A QUIC client's close after the handshake is encrypted: not seen.
+	if !d.closedAtOnce() {
+		// (A QUIC client's close after the handshake is encrypted: not
+		// seen.)
 		return
 	}
 	ev := d.helloEvidence()
@@ -87,7 +88,11 @@ func (d *diag) closedAfterHandshake() {
 	if h.ClientRST {
 		how = "RST"
 	}
-	ev = append(ev, "client closed the connection ("+how+") without sending application data"+d.since(h.EndTime))
+	if h.EndedBy == handshake.SideClient {
+		ev = append(ev, "client closed the connection ("+how+") without sending application data"+d.since(h.EndTime))
+	} else {
+		ev = append(ev, "client sent its close_notify without sending application data, and the server closed the connection"+d.since(h.EndTime))
+	}
 	for i := range h.Alerts {
 		if a := &h.Alerts[i]; a.Sender == handshake.SideClient && a.Encrypted {
 			ev = append(ev, "client sent an encrypted alert (close_notify, or Go's encrypted bad_certificate)"+d.since(a.Time))

@@ -28,6 +28,14 @@ const (
 	ServerRefused        = "server_refused"
 	ClientRefused        = "client_refused"
 	MiddleboxReset       = "middlebox_reset"
+	// Beyond the missing SNI: client certificates, the server's
+	// certificate, ALPN.
+	ClientCertificateRequired = "client_certificate_required"
+	ClientCertificateRejected = "client_certificate_rejected"
+	CertificateNameMismatch   = "certificate_name_mismatch"
+	CertificateExpired        = "certificate_expired"
+	CertificateNotYetValid    = "certificate_not_yet_valid"
+	ALPNMismatch              = "alpn_mismatch"
 	// LargeHelloDropped needs other handshakes to the same server: the
 	// stage after diagnose (package across) adds it.
 	LargeHelloDropped = "large_hello_dropped"
@@ -61,7 +69,9 @@ type Hint struct {
 func FindingIDs() []string {
 	return []string{MissingSNI, MissingSNIResumed, UnknownName, SNIIsIP, VersionMismatch,
 		NoSharedCipher, UntrustedCertificate, ClosedAfterHandshake, PlaintextUpstream,
-		NoResponse, ServerRefused, ClientRefused, MiddleboxReset, LargeHelloDropped}
+		NoResponse, ServerRefused, ClientRefused, MiddleboxReset, LargeHelloDropped,
+		ClientCertificateRequired, ClientCertificateRejected, CertificateNameMismatch, CertificateExpired,
+		CertificateNotYetValid, ALPNMismatch}
 }
 
 // Diagnose returns the findings of one handshake, most important first, or
@@ -114,6 +124,8 @@ func (d *diag) run() {
 	failed := !h.Established() && h.Outcome != handshake.OutcomeIncomplete
 
 	switch {
+	case d.clientCertificate(), d.alpn():
+		// (each adds its finding when it applies)
 	case h.Outcome == handshake.OutcomeNotTLS:
 		d.plaintext()
 	case anyAlert(h, tlsparse.AlertProtocolVersion) && !h.Established():
@@ -159,6 +171,32 @@ func (d *diag) run() {
 		d.closedAfterHandshake()
 	}
 
+	// The server's certificate as the client judged it (TLS <= 1.2 shows
+	// it): its problems are the cause when the client refused it.
+	if cps := d.certificateProblems(); len(cps) > 0 {
+		if cps[0].Severity == SeverityError {
+			d.fs = slices.Insert(d.fs, 0, cps...)
+		} else {
+			d.fs = append(d.fs, cps...)
+		}
+	}
+	// An OpenSSL client's certificate_expired (45), even under TLS 1.3
+	// where the certificate itself is not seen, names the cause.
+	if ca := firstPlain(h, handshake.SideClient); ca != nil && ca.Description == tlsparse.AlertCertificateExpired && !h.Established() &&
+		!slices.ContainsFunc(d.fs, func(f Finding) bool { return f.ID == CertificateExpired }) {
+		d.fs = slices.Insert(d.fs, 0, d.expiredByAlert(ca))
+	}
+	// A TLS <= 1.2 server that asked for a client certificate and got an
+	// empty one, and went on: nginx `ssl_verify_client on` answers HTTP
+	// 400 inside the connection.
+	if h.Established() && h.CertRequested && h.ClientCert == handshake.ClientCertEmpty {
+		d.add(d.clientCertNotSent())
+	}
+	// No SNI, and the client refused the certificate it got: the server's
+	// default one (nginx `proxy_ssl_verify on` closes silently).
+	if noSNI(h) && h.ServerHelloSeen && d.clientRejected() && !slices.ContainsFunc(d.fs, func(f Finding) bool { return f.ID == MissingSNI }) {
+		d.fs = slices.Insert(d.fs, 0, d.missingSNICertificate())
+	}
 	if f, ok := d.middlebox(); ok {
 		d.fs = slices.Insert(d.fs, 0, f)
 	}

@@ -24,15 +24,24 @@ func (d *diag) clientRefused(a *handshake.AlertRecord) {
 	case a.Encrypted && d.isQUIC():
 		ev = append(ev, d.alertEvidence(a))
 	case a.Encrypted:
-		ev = append(ev, d.alertEvidence(a)+" and no request",
-			"Go clients encrypt their certificate alerts (bad_certificate) in TLS 1.3: ServerHello, one encrypted record, FIN")
-		summary = "The client aborted the handshake with an encrypted alert right after the ServerHello, which is how a Go client rejects the server's certificate (bad_certificate, encrypted in TLS 1.3)."
-		hint = "make the client trust the server's certificate: Go `tls.Config.RootCAs` and `ServerName`"
-		hints = []Hint{
-			{"go", "add the CA to `tls.Config.RootCAs` and set `ServerName` to a name on the certificate"},
-			{"nginx", "set `proxy_ssl_trusted_certificate <ca.pem>;` and `proxy_ssl_name <host>;`"},
-			{"curl", "pass `--cacert <ca.pem>`"},
-		}
+		ev = append(ev, d.alertEvidence(a)+" in place of its Finished, and no request",
+			"Go clients encrypt their certificate alerts (bad_certificate) in TLS 1.3: ServerHello, one alert-sized encrypted record, FIN")
+		d.add(Finding{
+			ID:       UntrustedCertificate,
+			Severity: SeverityError,
+			Summary:  "The client aborted the handshake with an encrypted alert in place of its Finished: it rejected the server's certificate (inferred: TLS 1.3 encrypts the certificate and which check failed — an unknown CA, a wrong name, or dates).",
+			Evidence: ev,
+			Hint:     "make the client trust the server's certificate: Go `tls.Config.RootCAs` and `ServerName`; check the certificate's names and dates",
+			Hints: []Hint{
+				{"go", "add the CA to `tls.Config.RootCAs` and set `ServerName` to a name on the certificate"},
+				{"nginx", "set `proxy_ssl_trusted_certificate <ca.pem>;` and `proxy_ssl_name <host>;`"},
+				{"haproxy", "set `ca-file` and `verifyhost` on the `server` line"},
+				{"envoy", "check `validation_context` (trusted_ca, match_typed_subject_alt_names)"},
+				{"curl", "pass `--cacert <ca.pem>`"},
+			},
+			NginxLog: "upstream SSL certificate verify error: (20:unable to get local issuer certificate) while SSL handshaking to upstream",
+		})
+		return
 	default:
 		summary = "The client aborted the handshake with " + d.alertWords(a) + " after the server's answer; compare the client's TLS settings with what the server sent."
 		ev = append(ev, d.alertEvidence(a))

@@ -49,6 +49,30 @@ func Outcomes() []Outcome {
 		OutcomeServerReset, OutcomeServerClosed, OutcomeNotTLS, OutcomeNoResponse, OutcomeIncomplete}
 }
 
+// MaxEncrypted caps the encrypted record sizes kept per side.
+const MaxEncrypted = 8
+
+// ClientCert is what a TLS <= 1.2 client's Certificate message held.
+type ClientCert uint8
+
+// ClientCert values.
+const (
+	ClientCertNone  ClientCert = iota // no Certificate message from the client
+	ClientCertEmpty                   // an empty certificate_list: the client has none to give
+	ClientCertSent                    // one or more certificates
+)
+
+// String returns "none", "empty" or "sent".
+func (c ClientCert) String() string {
+	switch c {
+	case ClientCertEmpty:
+		return "empty"
+	case ClientCertSent:
+		return "sent"
+	}
+	return "none"
+}
+
 // Transport is the protocol that carried the handshake.
 type Transport uint8
 
@@ -166,6 +190,24 @@ type Handshake struct {
 	ECDHGroup tlsparse.NamedGroup
 
 	Cert *Certificate // nil when not seen
+
+	// Client certificates. CertRequested: the server sent a
+	// CertificateRequest (visible in TLS <= 1.2). ClientCert: what the
+	// client's Certificate message held (TLS <= 1.2).
+	CertRequested bool
+	ClientCert    ClientCert
+
+	// Encrypted records (TLS 1.3 after the ServerHello; TLS <= 1.2 after a
+	// side's ChangeCipherSpec): their record lengths in order, the first
+	// MaxEncrypted of each side, so that what TLS 1.3 hides can be
+	// inferred from sizes and order. ClientFinished is 1 + the index in
+	// ClientEncrypted of the record taken as the client's Finished (TLS
+	// 1.3: the first of a Finished's size, 53 or 69 bytes; 0 when none
+	// was seen); ServerBeforeFinished counts the server's encrypted records
+	// before it.
+	ClientEncrypted, ServerEncrypted []uint16
+	ClientFinished                   int
+	ServerBeforeFinished             int
 
 	Alerts []AlertRecord
 

@@ -32,6 +32,7 @@ var JSONKeys = []string{
 	"ech_offered", "offers_session", "resumed", "hrr", "key_share_group", "ecdh_group", "client_hello_error",
 	"alerts", "outcome", "established", "findings", "log_lines", "cert", "tcp_end", "quic", "not_tls_prefix",
 	"timings", "packets", "first_packet", "last_packet", "hello_segments", "hello_len",
+	"client_certificate", "encrypted_records", "ttl",
 	"gap", "ambiguous", "history",
 }
 
@@ -223,6 +224,25 @@ func AppendJSONLines(dst []byte, h *handshake.Handshake, fs []diagnose.Finding, 
 	dst = strconv.AppendInt(dst, int64(h.HelloSegments), 10)
 	dst = append(dst, `,"hello_len":`...)
 	dst = strconv.AppendInt(dst, int64(h.HelloLen), 10)
+	dst = append(dst, `,"client_certificate":{"requested":`...)
+	dst = appendBool(dst, h.CertRequested)
+	dst = append(dst, `,"sent":"`...)
+	dst = append(dst, h.ClientCert.String()...)
+	dst = append(dst, `"},"encrypted_records":{"client":`...)
+	dst = appendSizes(dst, h.ClientEncrypted)
+	dst = append(dst, `,"server":`...)
+	dst = appendSizes(dst, h.ServerEncrypted)
+	dst = append(dst, `,"client_finished":`...)
+	if h.ClientFinished > 0 {
+		dst = strconv.AppendInt(dst, int64(h.ClientFinished-1), 10)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `},"ttl":{"server":`...)
+	dst = appendTTL(dst, h.ServerTTL)
+	dst = append(dst, `,"end":`...)
+	dst = appendTTL(dst, h.EndTTL)
+	dst = append(dst, '}')
 	dst = append(dst, `,"gap":`...)
 	dst = appendBool(dst, h.Gap)
 	dst = append(dst, `,"ambiguous":`...)
@@ -405,4 +425,22 @@ func appendCert(dst []byte, c *handshake.Certificate) []byte {
 	dst = append(dst, `,"parse_error":`...)
 	dst = appendNullableString(dst, c.ParseError, true)
 	return append(dst, '}')
+}
+
+func appendSizes(dst []byte, s []uint16) []byte {
+	dst = append(dst, '[')
+	for i, n := range s {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendUint(dst, uint64(n), 10)
+	}
+	return append(dst, ']')
+}
+
+func appendTTL(dst []byte, ttl uint8) []byte {
+	if ttl == 0 {
+		return append(dst, "null"...)
+	}
+	return strconv.AppendUint(dst, uint64(ttl), 10)
 }

@@ -489,7 +489,7 @@ func TestConfirmLive(t *testing.T) {
 		{"nginx-tls13-only", "tcp port 8445", []string{"curl", "-s", "--max-time", "5", "http://127.0.0.1:8080/tls13/"}, nil,
 			nil, want{"version_mismatch", "alert/70", "versions", "TLS 1.3", 0}},
 		{"go-alpn-h2-only", "tcp port 8446", []string{e.exe, "[" + cfServer6 + "]:8446", cfName, "http/1.0"}, goEnv,
-			nil, want{"server_refused", "alert/120", "alpn", "TLS 1.2", 0}},
+			nil, want{"alpn_mismatch", "alert/120", "alpn", "TLS 1.2", 0}},
 		{"refuses-everything", "tcp port 8448", []string{"curl", "-sk", "--max-time", "5", "https://" + cfServer4 + ":8448/"}, nil,
 			[]string{"--sni", cfName}, want{"missing_sni", "alert/112", "", "", exitNotFixed}},
 	}
