@@ -145,7 +145,13 @@ func (pl *Pipeline) run(w *worker) {
 	for b := range w.in {
 		for i := range b.items {
 			it := &b.items[i]
-			DecodePacketWith(it.p.Link, it.p.Data, &w.dec, &pl.cfg.Tunnels)
+			if r := DecodePacketWith(it.p.Link, it.p.Data, &w.dec, &pl.cfg.Tunnels); r != SkipNone {
+				// With one worker the reader does not decode: skips are
+				// counted here.
+				w.t.advance(it.now)
+				w.t.skipped[int(r)%len(w.t.skipped)].Add(1)
+				continue
+			}
 			w.t.decoded(&it.p, &w.dec, it.now)
 		}
 		w.t.advance(b.now)
@@ -171,9 +177,6 @@ func (pl *Pipeline) run(w *worker) {
 
 // shard picks a worker for a decoded packet: the same for both directions.
 func (pl *Pipeline) shard(d *Decoded) int {
-	if len(pl.workers) == 1 {
-		return 0
-	}
 	s, t := d.Src.As16(), d.Dst.As16()
 	var h uint64
 	for i := 0; i < 16; i += 8 {
@@ -207,11 +210,18 @@ func (pl *Pipeline) Packet(p *Packet) {
 		pl.roundTS = p.TS
 	}
 	pl.inRound++
-	d := &pl.dec
-	if r := DecodePacketWith(p.Link, p.Data, d, &pl.cfg.Tunnels); r != SkipNone {
-		pl.skipped[int(r)%len(pl.skipped)].Add(1)
-	} else {
-		i := pl.shard(d)
+	// The reader decodes a packet only to pick its worker: with one worker
+	// that is left to the worker, which decodes it anyway.
+	i, skip := 0, SkipNone
+	if len(pl.workers) > 1 {
+		d := &pl.dec
+		if skip = DecodePacketWith(p.Link, p.Data, d, &pl.cfg.Tunnels); skip != SkipNone {
+			pl.skipped[int(skip)%len(pl.skipped)].Add(1)
+		} else {
+			i = pl.shard(d)
+		}
+	}
+	if skip == SkipNone {
 		b := pl.open[i]
 		if b == nil {
 			b = <-pl.free

@@ -31,6 +31,7 @@ func readQUICSample(t *testing.T, name string) []*Packet {
 			t.Fatal(err)
 		}
 		cp := *p
+		cp.buf = nil
 		cp.Data = append([]byte(nil), p.Data...)
 		ps = append(ps, &cp)
 	}
@@ -199,6 +200,7 @@ func TestQUICGarbage(t *testing.T) {
 	tr := NewTracker(Config{Emit: func(h *handshake.Handshake) { got = append(got, h) }})
 	for _, p := range ps {
 		cp := *p
+		cp.buf = nil
 		cp.Data = append([]byte(nil), p.Data...)
 		cp.Data[len(cp.Data)-5] ^= 0xff // breaks the AEAD tag of the last packet in the datagram
 		tr.Packet(&cp)
@@ -236,6 +238,7 @@ func TestQUICUndecryptableStats(t *testing.T) {
 			var feed []*Packet
 			for i, p := range ps {
 				cp := *p
+				cp.buf = nil
 				cp.Data = append([]byte(nil), p.Data...)
 				if i == tc.corrupt {
 					cp.Data[len(cp.Data)-5] ^= 0xff

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -11,6 +14,24 @@ import (
 // fuzzRead reads every packet of data, checking the Source's invariants.
 func fuzzRead(t *testing.T, r io.Reader) ([]gotPacket, string) {
 	src, err := OpenReader("fuzz", r)
+	return fuzzReadSource(t, src, err)
+}
+
+// fuzzReadFile reads data from a file, mapped (with one-page regions).
+func fuzzReadFile(t *testing.T, data []byte) ([]gotPacket, string) {
+	name := filepath.Join(t.TempDir(), "fuzz")
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := mapRegion
+	mapRegion = os.Getpagesize()
+	defer func() { mapRegion = old }()
+	src, err := OpenFiles([]string{name})
+	got, msg := fuzzReadSource(t, src, err)
+	return got, strings.ReplaceAll(msg, name, "fuzz")
+}
+
+func fuzzReadSource(t *testing.T, src Source, err error) ([]gotPacket, string) {
 	if err != nil {
 		var fe *FileError
 		if !errors.As(err, &fe) {
@@ -49,6 +70,11 @@ func fuzzReaders(t *testing.T, data []byte) {
 		t.Fatalf("whole: %q, byte by byte: %q", err1, err2)
 	}
 	comparePackets(t, bytewise, whole)
+	mapped, err3 := fuzzReadFile(t, data)
+	if err3 != err1 && !(len(data) == 0 && strings.Contains(err3, "empty file")) {
+		t.Fatalf("io.Reader: %q, mapped file: %q", err1, err3)
+	}
+	comparePackets(t, mapped, whole)
 }
 
 func FuzzPcapReader(f *testing.F) {
