@@ -640,25 +640,31 @@ func BenchmarkReaderFile(b *testing.B) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("capture", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		b.ReportAllocs()
-		for b.Loop() {
-			src, err := OpenFiles([]string{path})
-			if err != nil {
-				b.Fatal(err)
-			}
-			for {
-				if _, err := src.Next(); err != nil {
-					if err != io.EOF {
-						b.Fatal(err)
-					}
-					break
+	for _, bc := range []struct {
+		name string
+		opts FileOptions
+	}{{"capture", FileOptions{}}, {"capture-read", FileOptions{NoMap: true}}} {
+		// capture: the file mapped (the default); capture-read: read(2).
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				src, err := OpenFilesWith([]string{path}, bc.opts)
+				if err != nil {
+					b.Fatal(err)
 				}
+				for {
+					if _, err := src.Next(); err != nil {
+						if err != io.EOF {
+							b.Fatal(err)
+						}
+						break
+					}
+				}
+				src.Close()
 			}
-			src.Close()
-		}
-	})
+		})
+	}
 	b.Run("capture+decode", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()

@@ -72,6 +72,7 @@ type options struct {
 	maxFlows    int
 	maxServers  int
 	cpuProfile  string
+	memProfile  string
 	sumEvery    time.Duration
 	maxBuffer   int64
 	workers     int
@@ -130,6 +131,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var(newChoice(&o.summary, "auto", "auto", "always", "never"), "summary", "print the end summary to stderr: auto (with text output, or when capturing live), always, never")
 	fs.IntVar(&o.maxFlows, "max-flows", capture.DefaultMaxFlows, "most flows tracked at once (oldest evicted beyond)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (runtime/pprof) of the run to `FILE`, for `go tool pprof`")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write the run's allocation profile (runtime/pprof \"allocs\": every allocation sampled, and the heap at the end) to `FILE`, for `go tool pprof`")
 	fs.IntVar(&o.maxServers, "max-servers", across.DefaultMaxServers, "most servers remembered for the findings across handshakes (oldest forgotten beyond)")
 	fs.DurationVar(&o.sumEvery, "summary-interval", 0, "live: also print the summary (and in JSON output its \"type\":\"summary\" line) every interval, e.g. 1m; 0 for only at the end")
 	fs.Int64Var(&o.maxBuffer, "max-buffer", capture.DefaultMaxBufferedBytes, "most `bytes` for the handshakes in progress: their state and what they hold for reassembly (out-of-order segments, partial handshake messages, QUIC CRYPTO data)")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -93,8 +94,22 @@ func (r *runner) close() {
 
 func (r *runner) onClose(f func()) { r.closers = append(r.closers, f) }
 
-// startProfile starts the --cpuprofile CPU profile; close stops it.
+// startProfile starts the --cpuprofile CPU profile; close stops it. With
+// --memprofile, close writes the allocation profile.
 func (r *runner) startProfile() error {
+	if r.o.memProfile != "" {
+		f, err := os.Create(r.o.memProfile)
+		if err != nil {
+			return fmt.Errorf("--memprofile: %w", err)
+		}
+		r.onClose(func() {
+			runtime.GC() // the heap profile shows the state as of the last GC
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				fmt.Fprintf(r.stderr, "hellowatch: --memprofile: %v\n", err)
+			}
+			f.Close()
+		})
+	}
 	if r.o.cpuProfile == "" {
 		return nil
 	}
