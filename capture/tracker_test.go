@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -188,28 +189,35 @@ func BenchmarkPipelineFile(b *testing.B) {
 	if err != nil {
 		b.Skipf("no benchmark capture (%v); make one with bench/compare.sh", err)
 	}
-	for _, workers := range []int{0, 1, 2} {
-		b.Run("workers="+string(rune('0'+workers)), func(b *testing.B) {
-			b.SetBytes(st.Size())
-			b.ReportAllocs()
-			for b.Loop() {
-				src, err := OpenFiles([]string{name})
-				if err != nil {
-					b.Fatal(err)
-				}
-				n := 0
-				pl := NewPipeline(Config{Emit: func(*handshake.Handshake) { n++ }}, workers, true)
-				for p, err := src.Next(); err == nil; p, err = src.Next() {
-					pl.Packet(p)
-				}
-				pl.Flush()
-				pl.Close()
-				src.Close()
-				if n == 0 {
-					b.Fatal("no handshakes")
-				}
+	for _, read := range []bool{false, true} {
+		for _, workers := range []int{0, 1, 2} {
+			// mapped: the file is mapped (the default); read: read(2).
+			how := "mapped"
+			if read {
+				how = "read"
 			}
-		})
+			b.Run(fmt.Sprintf("%s/workers=%d", how, workers), func(b *testing.B) {
+				b.SetBytes(st.Size())
+				b.ReportAllocs()
+				for b.Loop() {
+					src, err := OpenFilesWith([]string{name}, FileOptions{NoMap: read})
+					if err != nil {
+						b.Fatal(err)
+					}
+					n := 0
+					pl := NewPipeline(Config{Emit: func(*handshake.Handshake) { n++ }}, workers, true)
+					for p, err := src.Next(); err == nil; p, err = src.Next() {
+						pl.Packet(p)
+					}
+					pl.Flush()
+					pl.Close()
+					src.Close()
+					if n == 0 {
+						b.Fatal("no handshakes")
+					}
+				}
+			})
+		}
 	}
 }
 
