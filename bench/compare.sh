@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# compare.sh - offline throughput of hellowatch against tshark, the bare
-# gopacket read loop (bench/readloop, the read limit) and cat, on the same
-# benchmark capture, in one run.
+# compare.sh - offline speed of hellowatch as a ratio to the bare gopacket
+# read loop (bench/readloop, the read limit), measured in the same run with
+# the two alternating, and beside it cat, the read loop over a mapping of the
+# file (readloop -mmap) and tshark, on the same benchmark capture.
 #
 # Usage (as root, Debian; `make bench` runs it):
 #   bench/compare.sh [FILE.pcap ...]
@@ -12,29 +13,34 @@
 # Environment:
 #   BENCH_DIR=/var/tmp/hellowatch-bench   capture cache and results
 #   SIZES="200M 1G"       captures to use/make when no FILE is given
-#   RUNS=5                timed runs per tool (medians are reported)
-#   TSHARK_RUNS=1         timed runs for tshark (slow: ~60 MB/s)
-#   TOOLS="cat readloop hellowatch tshark"   which to run, in this order
+#   RUNS=7                rounds; each round runs every tool once, in turn
+#   TSHARK_RUNS=1         timed runs for tshark (slow: ~60 MB/s), after the rounds
+#   TOOLS="cat readloop readloop-mmap hellowatch tshark"   which to run
 #   HELLOWATCH_BIN=       use this binary instead of building ./cmd/hellowatch
 #   HELLOWATCH_ARGS=      extra arguments, e.g. "--max-flows 65536"
 #   MAKE_BENCH_PCAP=      path of make-bench-pcap.sh (default: shared/ beside
 #                         the repo, else /work/shared/bench/make-bench-pcap.sh)
 #
-# Every run reads the file from the page cache (one untimed `cat` warms it).
-# Wall time is measured around the process; peak RSS is /usr/bin/time -v's
-# "Maximum resident set size". MB/s and Mpkts/s are from the median wall
-# time; best_s (the fastest run) is the figure least hurt by other load on a
-# shared machine. hellowatch's JSON goes to a file (a few MB)
-# so that its handshakes can be counted; tshark's SNI column likewise.
-# Results: a table on stdout and a TSV in $BENCH_DIR/results/.
+# Every run reads the file from the page cache (one untimed `cat` warms it,
+# and one untimed run of each tool comes first). The tools run in turn, round
+# after round, so that a machine whose speed drifts slows them alike; the
+# ratio hellowatch/readloop is taken round by round and its median is the
+# figure to quote (first in the output), with its min-max. Absolute figures
+# (wall seconds, MB/s) hold for this machine only; the first line names it
+# (lscpu model, cores, load). Wall time is measured around the process; peak
+# RSS is /usr/bin/time -v's "Maximum resident set size" (for readloop -mmap
+# it counts the whole mapped file, which that loop never hands back).
+# hellowatch's JSON goes to a file (a few MB) so that its handshakes can be
+# counted; tshark's SNI column likewise.
+# Results: ratios, then a table on stdout, and a TSV in $BENCH_DIR/results/.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/var/tmp/hellowatch-bench}
 SIZES=${SIZES:-"200M 1G"}
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-7}
 TSHARK_RUNS=${TSHARK_RUNS:-1}
-TOOLS=${TOOLS:-"cat readloop hellowatch tshark"}
+TOOLS=${TOOLS:-"cat readloop readloop-mmap hellowatch tshark"}
 HELLOWATCH_BIN=${HELLOWATCH_BIN:-}
 HELLOWATCH_ARGS=${HELLOWATCH_ARGS:-}
 GO=${GO:-go}
@@ -129,83 +135,137 @@ timed() {
 results_dir=$BENCH_DIR/results
 mkdir -p "$results_dir"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+cpu=$(lscpu 2>/dev/null | sed -nE 's/^Model name: *//p' | head -1)
+cpu=${cpu:-unknown CPU}
+
+# run_tool TOOL : one timed run of TOOL; returns non-zero if it failed
+run_tool() {
+	case $1 in
+	cat) timed cat /dev/null cat "$f" ;;
+	readloop) timed readloop "$work/readloop.out" "$work/readloop" "$f" ;;
+	readloop-mmap) timed readloop-mmap "$work/readloop-mmap.out" "$work/readloop" -mmap "$f" ;;
+	hellowatch)
+		# shellcheck disable=SC2086  # HELLOWATCH_ARGS is a word list
+		timed hellowatch "$work/hw.json" "$hw" -r "$f" --format json $HELLOWATCH_ARGS
+		;;
+	tshark)
+		timed tshark "$work/tshark.txt" tshark -n -r "$f" -o tcp.desegment_tcp_streams:TRUE \
+			-Y 'tls.handshake.type==1' -T fields -E separator=/t -e ip.src -e ipv6.src -e tcp.srcport \
+			-e ip.dst -e ipv6.dst -e tcp.dstport -e tls.handshake.extensions_server_name
+		;;
+	*) die "unknown tool $1" ;;
+	esac
+}
+
+# pair_ratios A B : per-round wall-time ratios A/B, one per line
+pair_ratios() {
+	[ -f "$work/$1.runs" ] && [ -f "$work/$2.runs" ] || return 0
+	paste -d' ' <(cut -d' ' -f1 "$work/$1.runs") <(cut -d' ' -f1 "$work/$2.runs") |
+		awk 'NF == 2 && $2 > 0 { printf "%.4f\n", $1 / $2 }'
+}
+
+# ratio_line A B : "A/B = median (min-max over N rounds)"
+ratio_line() {
+	local r n med lo hi
+	r=$(pair_ratios "$1" "$2")
+	[ -n "$r" ] || return 0
+	n=$(echo "$r" | wc -l)
+	med=$(echo "$r" | median)
+	lo=$(echo "$r" | sort -g | head -1)
+	hi=$(echo "$r" | sort -g | tail -1)
+	printf '  %-26s %6.2fx   (min %.2f, max %.2f; %d rounds, same run, alternating)\n' "$1 / $2" "$med" "$lo" "$hi" "$n"
+}
 
 for f in "${files[@]}"; do
 	[ -s "$f" ] || die "no capture at $f"
 	bytes=$(stat -c %s "$f")
 	rm -f "$work"/*.runs
 	echo
-	echo "== $(basename "$f"): $bytes bytes; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $RUNS runs (tshark $TSHARK_RUNS)"
+	echo "== $(basename "$f"): $bytes bytes; $cpu, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $RUNS rounds (tshark $TSHARK_RUNS)"
 	cat "$f" >/dev/null # warm the page cache
 	"$work/readloop" "$f" >"$work/readloop.first"
 	packets=$(sed -nE 's/.*packets=([0-9]+).*/\1/p' "$work/readloop.first")
 	hw_hellos=- hw_nosni=- hw_missing=- ts_hellos=- ts_nosni=-
 
+	# The tools of the rounds: all but tshark, and hellowatch only if built.
+	round_tools=()
 	for tool in $TOOLS; do
-		runs=$RUNS
-		[ "$tool" = tshark ] && runs=$TSHARK_RUNS
-		for i in $(seq 1 "$runs"); do
-			case $tool in
-			cat) timed cat /dev/null cat "$f" ;;
-			readloop) timed readloop "$work/readloop.out" "$work/readloop" "$f" ;;
-			hellowatch)
-				[ -n "$hw" ] || break
-				# shellcheck disable=SC2086  # HELLOWATCH_ARGS is a word list
-				timed hellowatch "$work/hw.json" "$hw" -r "$f" --format json $HELLOWATCH_ARGS || { hw=""; break; }
-				;;
-			tshark)
-				timed tshark "$work/tshark.txt" tshark -n -r "$f" -o tcp.desegment_tcp_streams:TRUE \
-					-Y 'tls.handshake.type==1' -T fields -e tls.handshake.extensions_server_name || break
-				;;
-			*) die "unknown tool $tool" ;;
-			esac
-			printf '  %-10s run %d/%d: %s s\n' "$tool" "$i" "$runs" "$(tail -1 "$work/$tool.runs" | cut -d' ' -f1)" >&2
+		case $tool in
+		tshark) ;;
+		hellowatch) [ -n "$hw" ] && round_tools+=("$tool") ;;
+		*) round_tools+=("$tool") ;;
+		esac
+	done
+	# One untimed warm-up run of each.
+	for tool in "${round_tools[@]}"; do
+		run_tool "$tool" || die "$tool failed"
+	done
+	rm -f "$work"/*.runs
+	for i in $(seq 1 "$RUNS"); do
+		for tool in "${round_tools[@]}"; do
+			run_tool "$tool" || die "$tool failed in round $i"
+			printf '  round %d/%d %-14s %s s\n' "$i" "$RUNS" "$tool" "$(tail -1 "$work/$tool.runs" | cut -d' ' -f1)" >&2
 		done
 	done
-	if [ -s "$work/hw.json" ] || [ -f "$work/hellowatch.runs" ]; then
+	case " $TOOLS " in
+	*" tshark "*)
+		for i in $(seq 1 "$TSHARK_RUNS"); do
+			run_tool tshark || break
+			printf '  tshark run %d/%d: %s s\n' "$i" "$TSHARK_RUNS" "$(tail -1 "$work/tshark.runs" | cut -d' ' -f1)" >&2
+		done
+		;;
+	esac
+	if [ -f "$work/hellowatch.runs" ]; then
 		hw_hellos=$(grep -c . "$work/hw.json" || true)
 		hw_nosni=$(grep -c '"server_name":null' "$work/hw.json" || true)
 		hw_missing=$(grep -c '"id":"missing_sni"' "$work/hw.json" || true)
 	fi
 	if [ -f "$work/tshark.runs" ]; then
 		ts_hellos=$(wc -l <"$work/tshark.txt")
-		ts_nosni=$(grep -c '^$' "$work/tshark.txt" || true)
+		ts_nosni=$(awk -F'\t' '$7 == ""' "$work/tshark.txt" | wc -l)
+	fi
+	matched=""
+	if [ -f "$work/tshark.runs" ] && [ -f "$work/hellowatch.runs" ]; then
+		matched=$(awk -F'\t' -f "$repo/bench/match-hellos.awk" "$work/hw.json" "$work/tshark.txt" 2>"$work/match.err")
+	fi
+
+	echo "ratios of wall time, round by round (medians):"
+	ratio_line hellowatch readloop
+	ratio_line hellowatch readloop-mmap
+	ratio_line readloop-mmap readloop
+	ratio_line readloop cat
+	if [ -f "$work/tshark.runs" ] && [ -f "$work/hellowatch.runs" ]; then
+		awk -v a="$(cut -d' ' -f1 "$work/tshark.runs" | median)" -v b="$(cut -d' ' -f1 "$work/hellowatch.runs" | median)" -v n="$TSHARK_RUNS" \
+			'BEGIN { printf "  %-26s %6.1fx   (medians; tshark %d run(s), after the rounds)\n", "tshark / hellowatch", a / b, n }'
 	fi
 
 	tsv=$results_dir/compare-$(basename "$f" .pcap)-$stamp.tsv
 	printf 'tool\truns\twall_s\tbest_s\tMB_per_s\tMpkts_per_s\tpeak_rss_MB\n' >"$tsv"
-	declare -A wall=()
-	printf '%-11s %4s %9s %9s %9s %11s %12s\n' tool runs wall_s best_s MB/s Mpkts/s peak_RSS_MB
+	echo "on this machine ($cpu, $(nproc) cores):"
+	printf '  %-14s %4s %9s %9s %9s %11s %12s\n' tool runs wall_s best_s MB/s Mpkts/s peak_RSS_MB
 	for tool in $TOOLS; do
-		[ -f "$work/$tool.runs" ] || { printf '%-11s %4s %9s\n' "$tool" 0 "(skipped)"; continue; }
+		[ -f "$work/$tool.runs" ] || { printf '  %-14s %4s %9s\n' "$tool" 0 "(skipped)"; continue; }
 		n=$(wc -l <"$work/$tool.runs")
 		w=$(cut -d' ' -f1 "$work/$tool.runs" | median)
 		r=$(cut -d' ' -f2 "$work/$tool.runs" | median)
 		best=$(cut -d' ' -f1 "$work/$tool.runs" | sort -g | head -1)
-		wall[$tool]=$w
 		line=$(awk -v w="$w" -v m="$best" -v b="$bytes" -v p="$packets" -v r="$r" \
 			'BEGIN { printf "%.3f\t%.3f\t%.0f\t%.3f\t%.1f", w, m, b / 1e6 / w, p / 1e6 / w, r / 1024 }')
 		printf '%s\t%s\t%s\n' "$tool" "$n" "$line" >>"$tsv"
 		# shellcheck disable=SC2086
-		printf '%-11s %4s %9s %9s %9s %11s %12s\n' "$tool" "$n" $line
+		printf '  %-14s %4s %9s %9s %9s %11s %12s\n' "$tool" "$n" $line
 	done
 	echo "packets: $packets (bench/readloop); file: $bytes bytes"
 	echo "ClientHellos: hellowatch $hw_hellos JSON lines ($hw_nosni without SNI, $hw_missing missing_sni findings);" \
 		"tshark $ts_hellos (tls.handshake.type==1, desegmented; $ts_nosni without SNI)"
-	ratio() { # ratio A B : how many times longer A's median wall time is than B's
-		if [ -n "${wall[$1]:-}" ] && [ -n "${wall[$2]:-}" ]; then
-			awk -v a="${wall[$1]}" -v b="${wall[$2]}" -v x="$1" -v y="$2" \
-				'BEGIN { if (a < b) printf "  %s is %.2fx faster than %s\n", x, b / a, y; else printf "  %s takes %.2fx the time of %s\n", x, a / b, y }'
-		fi
-	}
-	echo "ratios (median wall time):"
-	ratio hellowatch tshark
-	ratio hellowatch readloop
-	ratio tshark readloop
-	ratio readloop cat
+	if [ -n "$matched" ]; then
+		echo "$matched"
+		sed 's/^/  /' "$work/match.err" | head -10
+	fi
 	{
-		echo "# packets=$packets bytes=$bytes hw_hellos=$hw_hellos hw_nosni=$hw_nosni hw_missing_sni=$hw_missing ts_hellos=$ts_hellos ts_nosni=$ts_nosni"
+		echo "# machine=$cpu cores=$(nproc) packets=$packets bytes=$bytes hw_hellos=$hw_hellos hw_nosni=$hw_nosni hw_missing_sni=$hw_missing ts_hellos=$ts_hellos ts_nosni=$ts_nosni"
+		pair_ratios hellowatch readloop | tr '\n' ' ' | sed 's/^/# hellowatch_over_readloop_per_round=/'
+		echo
 	} >>"$tsv"
 	echo "results: $tsv"
-	unset wall
 done

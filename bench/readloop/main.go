@@ -5,7 +5,11 @@
 //
 // Usage:
 //
-//	readloop [-buf BYTES] FILE
+//	readloop [-buf BYTES] [-mmap] FILE
+//
+// With -mmap it reads the same way from a read-only mapping of the file
+// (pcapgo over a bytes.Reader of the mapping) instead of read(2): the
+// read limit for a reader that maps files, as hellowatch does.
 //
 // It prints one line to stdout, key=value pairs meant for scripts:
 //
@@ -39,11 +43,12 @@ func main() {
 func run(args []string, stdout io.Writer, logger *slog.Logger) int {
 	fs := flag.NewFlagSet("readloop", flag.ContinueOnError)
 	bufSize := fs.Int("buf", 1<<20, "read buffer size in bytes")
+	useMmap := fs.Bool("mmap", false, "read from a memory mapping of the file instead of read(2)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: readloop [-buf BYTES] FILE")
+		fmt.Fprintln(os.Stderr, "usage: readloop [-buf BYTES] [-mmap] FILE")
 		return 2
 	}
 	name := fs.Arg(0)
@@ -60,7 +65,17 @@ func run(args []string, stdout io.Writer, logger *slog.Logger) int {
 	}
 
 	start := time.Now()
-	br := bufio.NewReaderSize(f, *bufSize)
+	var in io.Reader = f
+	if *useMmap {
+		data, unmap, err := mapFile(f, st.Size())
+		if err != nil {
+			logger.Error("mmap capture", "file", name, "err", err)
+			return 1
+		}
+		defer unmap()
+		in = bytes.NewReader(data)
+	}
+	br := bufio.NewReaderSize(in, *bufSize)
 	magic, err := br.Peek(4)
 	if err != nil {
 		logger.Error("read capture header", "file", name, "err", err)
