@@ -224,3 +224,70 @@ func TestMappedRegionsReleased(t *testing.T) {
 	pl.Close()
 	src.Close()
 }
+
+// A mapped file truncated while it is read (another program rewrote it):
+// the reader returns a *FileError (ErrShrank) instead of crashing, and a
+// Pipeline's workers, which touch packets after the reader, survive it.
+func TestMappedFileShrinks(t *testing.T) {
+	if runtime.GOOS != "linux" || !mapFileWorks(t) {
+		t.Skip("needs Linux mmap")
+	}
+	smallRegions(t, 64<<10)
+	data := repeatPcap(t, "lo.pcap", 8<<20)
+	for _, workers := range []int{-1, 0, 1} { // -1: the Source alone
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			name := filepath.Join(t.TempDir(), "shrinking.pcap")
+			if err := os.WriteFile(name, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src, err := OpenFiles([]string{name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			var pl *Pipeline
+			if workers >= 0 {
+				pl = NewPipeline(Config{Emit: func(*handshake.Handshake) {}}, workers, true)
+				defer pl.Close()
+			}
+			read := 0
+			for ; read < 3000; read++ {
+				p, err := src.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if pl != nil {
+					pl.Packet(p)
+				}
+			}
+			if err := os.Truncate(name, 4096); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				p, err := src.Next()
+				if err == nil {
+					if pl != nil {
+						pl.Packet(p)
+					}
+					read++
+					continue
+				}
+				if !errors.Is(err, ErrShrank) {
+					t.Fatalf("after %d packets: %v, want ErrShrank", read, err)
+				}
+				var fe *FileError
+				if !errors.As(err, &fe) || fe.File != name {
+					t.Fatalf("%v is not a *FileError of %s", err, name)
+				}
+				break
+			}
+			if pl != nil {
+				pl.Flush()
+				t.Logf("read %d packets; %d batches cut short", read, pl.Faults())
+			}
+			if _, err := src.Next(); err != io.EOF {
+				t.Fatalf("after the error: %v, want io.EOF", err)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 	"math/bits"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,7 @@ type Pipeline struct {
 
 	packets, bytes atomic.Uint64
 	skipped        [32]atomic.Uint64
+	faults         atomic.Uint64
 }
 
 // Rounds: every roundPackets packets (and, live, every roundTime of packet
@@ -142,22 +144,11 @@ func NewPipeline(cfg Config, workers int, ordered bool) *Pipeline {
 
 func (pl *Pipeline) run(w *worker) {
 	defer pl.wg.Done()
+	// Packets of a mapped file that another program truncates fault when
+	// touched: a panic that work recovers, not a crash (see readNext).
+	debug.SetPanicOnFault(true)
 	for b := range w.in {
-		for i := range b.items {
-			it := &b.items[i]
-			if r := DecodePacketWith(it.p.Link, it.p.Data, &w.dec, &pl.cfg.Tunnels); r != SkipNone {
-				// With one worker the reader does not decode: skips are
-				// counted here.
-				w.t.advance(it.now)
-				w.t.skipped[int(r)%len(w.t.skipped)].Add(1)
-				continue
-			}
-			w.t.decoded(&it.p, &w.dec, it.now)
-		}
-		w.t.advance(b.now)
-		if b.flush {
-			w.t.Flush()
-		}
+		pl.work(w, b)
 		w.mu.Lock()
 		w.doneNow = b.now
 		w.mu.Unlock()
@@ -174,6 +165,55 @@ func (pl *Pipeline) run(w *worker) {
 		}
 	}
 }
+
+// work runs a batch through the worker's tracker. A memory fault on a
+// packet's data (a mapped file truncated under the reader) drops the rest
+// of the batch and is counted; the reader reports the file's error.
+func (pl *Pipeline) work(w *worker, b *batch) {
+	defer func() {
+		if r := recover(); r != nil {
+			if !isFault(r) {
+				panic(r)
+			}
+			pl.faults.Add(1)
+		}
+	}()
+	for i := range b.items {
+		it := &b.items[i]
+		if r := DecodePacketWith(it.p.Link, it.p.Data, &w.dec, &pl.cfg.Tunnels); r != SkipNone {
+			// With one worker the reader does not decode: skips are
+			// counted here.
+			w.t.advance(it.now)
+			w.t.skipped[int(r)%len(w.t.skipped)].Add(1)
+			continue
+		}
+		w.t.decoded(&it.p, &w.dec, it.now)
+	}
+	w.t.advance(b.now)
+	if b.flush {
+		w.t.Flush()
+	}
+}
+
+// inlinePacket runs a packet through the inline tracker, a fault on its
+// data counted as in work.
+func (pl *Pipeline) inlinePacket(w *worker, p *Packet) {
+	if p.buf != nil && p.buf.m != nil {
+		defer func() {
+			if r := recover(); r != nil {
+				if !isFault(r) {
+					panic(r)
+				}
+				pl.faults.Add(1)
+			}
+		}()
+	}
+	w.t.Packet(p)
+}
+
+// Faults returns how many batches a memory fault cut short (a mapped file
+// truncated while it was read); safe from any goroutine.
+func (pl *Pipeline) Faults() uint64 { return pl.faults.Load() }
 
 // shard picks a worker for a decoded packet: the same for both directions.
 func (pl *Pipeline) shard(d *Decoded) int {
@@ -194,7 +234,7 @@ func (pl *Pipeline) shard(d *Decoded) int {
 // done; other packets are copied.
 func (pl *Pipeline) Packet(p *Packet) {
 	if w := pl.inline; w != nil {
-		w.t.Packet(p)
+		pl.inlinePacket(w, p)
 		if len(w.out) > 0 {
 			w.doneNow = w.t.now
 			pl.collect(false)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -132,6 +133,8 @@ var (
 	ErrTruncated = errors.New("file truncated in the middle of a record")
 	// ErrNotCapture means the file is neither pcap nor pcapng (nor gzip of either).
 	ErrNotCapture = errors.New("not a pcap or pcapng file")
+	// ErrShrank means a mapped file was truncated while it was being read.
+	ErrShrank = errors.New("the file shrank while it was being read (truncated by another program?)")
 )
 
 // fileReader is a format-specific reader of one capture stream.
@@ -234,6 +237,11 @@ const (
 // ahead prefetches up to prefetchAhead bytes past pos and sets the mark
 // at the next step or the end of the region, whichever comes first.
 func (c *chunkReader) ahead() {
+	// A fault on the mapping (a file truncated under it) is to panic, for
+	// fileSource.readNext to recover, rather than to crash: set here, on
+	// whichever goroutine reads, every few KiB, as the reader's goroutine
+	// could change between calls.
+	debug.SetPanicOnFault(true)
 	if to := min(c.pos+prefetchAhead, c.end); to > c.pf {
 		prefetch.Bytes(c.buf[max(c.pf, c.pos):to])
 		c.pf = to
@@ -589,7 +597,7 @@ func (s *fileSource) Next() (*Packet, error) {
 				return nil, err
 			}
 		}
-		err := s.rd.next(&s.pkt)
+		err := s.readNext()
 		if err == nil {
 			s.pkt.buf = s.rd.chunks().cur
 			s.index++
@@ -604,6 +612,31 @@ func (s *fileSource) Next() (*Packet, error) {
 			return nil, err
 		}
 	}
+}
+
+// readNext reads the next packet of the current file. Over a mapping, a
+// fault (the file was truncated under it) is a *FileError, not a crash.
+func (s *fileSource) readNext() (err error) {
+	c := s.rd.chunks()
+	if c.m == nil {
+		return s.rd.next(&s.pkt)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if !isFault(r) {
+				panic(r)
+			}
+			err = &FileError{File: s.name, Offset: c.offset(), Err: ErrShrank}
+		}
+	}()
+	return s.rd.next(&s.pkt)
+}
+
+// isFault tells a memory fault turned into a panic (debug.SetPanicOnFault)
+// from any other panic.
+func isFault(r any) bool {
+	_, ok := r.(interface{ Addr() uintptr })
+	return ok
 }
 
 // Stats implements Source.

@@ -321,6 +321,10 @@ func (r *runner) finish(code int) int {
 		fmt.Fprintf(r.stderr, "hellowatch: %v\n", r.writeErr)
 		code = exitError
 	}
+	if n := r.tracker.Faults(); n > 0 && code != exitError {
+		fmt.Fprintf(r.stderr, "hellowatch: a capture file shrank while it was being read: %d batches of packets cut short\n", n)
+		code = exitError
+	}
 	if o.summary == "always" || (o.summary == "auto" && (r.text != nil || r.live)) {
 		st := r.stats()
 		st.Nginx = nginxStats
