@@ -4,7 +4,6 @@ package capture
 // stream parser reads them, turned into record facts and state changes.
 
 import (
-	"slices"
 
 	"github.com/hellowatch/hellowatch/handshake"
 	"github.com/hellowatch/hellowatch/tlsparse"
@@ -74,16 +73,7 @@ func (h *dirHandler) Handshake(typ tlsparse.HandshakeType, body []byte) {
 	case tlsparse.HandshakeCertificate:
 		a.hist(h.dir, 'X')
 		if a.h.Cert == nil {
-			cs := &t.cs
-			if err := tlsparse.ParseCertificate(body, cs); err == nil {
-				c := &handshake.Certificate{
-					Subject: cs.Subject, Issuer: cs.Issuer,
-					SANs:      slices.Clone(cs.SANs),
-					NotBefore: cs.NotBefore, NotAfter: cs.NotAfter, ChainLen: cs.ChainLen,
-				}
-				if cs.ParseError != nil {
-					c.ParseError = cs.ParseError.Error()
-				}
+			if c := t.certs.certificate(body, &t.cs); c != nil {
 				a.h.Cert = c
 			}
 		}

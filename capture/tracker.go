@@ -251,6 +251,7 @@ type Tracker struct {
 	ch     tlsparse.ClientHello
 	sh     tlsparse.ServerHello
 	cs     tlsparse.CertificateSummary
+	certs  certCache // capture/certcache.go
 	v2     tlsparse.SSLv2Hello
 	buf    []byte
 
