@@ -4,7 +4,6 @@ package capture
 // stream parser reads them, turned into record facts and state changes.
 
 import (
-
 	"github.com/hellowatch/hellowatch/handshake"
 	"github.com/hellowatch/hellowatch/tlsparse"
 )

@@ -232,6 +232,7 @@ func (q *timerQueue) pop() {
 type Tracker struct {
 	cfg   Config
 	flows map[flowKey]*flow
+	last  *flow      // the flow of the last packet looked up, nil if none or removed
 	hsQ   timerQueue // handshake and post-handshake deadlines
 	idleQ timerQueue // idle expiry of every flow
 	now   int64
@@ -357,7 +358,13 @@ func (t *Tracker) decoded(p *Packet, d *Decoded, now int64) {
 	if d.NTunnels > 0 {
 		k.tun = tunnelKey(d)
 	}
-	f := t.flows[k]
+	// Packets come in runs of one flow (a burst of segments): the last
+	// flow looked up is checked before the table.
+	f := t.last
+	if f == nil || f.key != k {
+		f = t.flows[k]
+		t.last = f
+	}
 	if f != nil && f.state >= stDone {
 		if k.proto == uint16(ProtoUDP) && quic.LooksLikeInitial(d.Payload) && t.quicReused(f, k, dir, p, d) {
 			return // a new QUIC connection on the 4-tuple of a decided one
@@ -429,6 +436,9 @@ func (t *Tracker) closeDecided(f *flow, dir int, flags uint8) {
 }
 
 func (t *Tracker) remove(f *flow) {
+	if t.last == f {
+		t.last = nil
+	}
 	if cur, ok := t.flows[f.key]; ok && cur == f {
 		delete(t.flows, f.key)
 		t.tracked.Add(-1)
