@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// Prefetching is only a hint: any length, alignment or position (up to the
-// last byte of an allocation, next to memory that is not mapped) must
-// neither fault nor change a byte.
+// Prefetching is only a hint: any length, alignment or position, up to the
+// last byte of the slice (never past it), must neither fault nor change a
+// byte.
 func TestBytesNeverFaultsNorWrites(t *testing.T) {
 	buf := make([]byte, 3*os.Getpagesize()+17)
 	for i := range buf {
