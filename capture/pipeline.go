@@ -54,9 +54,10 @@ type Pipeline struct {
 	dec      Decoded
 	finished bool
 
-	packets, bytes atomic.Uint64
-	skipped        [32]atomic.Uint64
-	faults         atomic.Uint64
+	npackets, nbytes uint64        // counted by the reader, published each round
+	packets, bytes   atomic.Uint64 // what Stats reads
+	skipped          [32]atomic.Uint64
+	faults           atomic.Uint64
 }
 
 // Rounds: every roundPackets packets (and, live, every roundTime of packet
@@ -241,8 +242,8 @@ func (pl *Pipeline) Packet(p *Packet) {
 		}
 		return
 	}
-	pl.packets.Add(1)
-	pl.bytes.Add(uint64(p.CapLen))
+	pl.npackets++
+	pl.nbytes += uint64(p.CapLen)
 	if p.TS > pl.now {
 		pl.now = p.TS
 	}
@@ -304,6 +305,8 @@ func (pl *Pipeline) endRound(flush bool) {
 		pl.collect(flush)
 		return
 	}
+	pl.packets.Store(pl.npackets)
+	pl.bytes.Store(pl.nbytes)
 	if flush {
 		pl.flushed.Add(len(pl.workers))
 	}

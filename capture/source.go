@@ -477,7 +477,9 @@ type fileSource struct {
 	closed bool
 	noMap  bool
 
-	packets atomic.Uint64
+	nbytes uint64 // captured bytes so far; Stats reads them from bytes
+
+	packets atomic.Uint64 // published every statsEvery packets (see publish)
 	bytes   atomic.Uint64
 	files   atomic.Uint64
 }
@@ -586,14 +588,17 @@ func (s *fileSource) closeCurrent() {
 func (s *fileSource) Next() (*Packet, error) {
 	for {
 		if s.done || s.closed {
+			s.publish()
 			return nil, io.EOF
 		}
 		if s.rd == nil {
 			if s.next >= len(s.names) {
 				s.done = true
+				s.publish()
 				return nil, io.EOF
 			}
 			if err := s.openNext(); err != nil {
+				s.publish()
 				return nil, err
 			}
 		}
@@ -602,16 +607,31 @@ func (s *fileSource) Next() (*Packet, error) {
 			s.pkt.buf = s.rd.chunks().cur
 			s.index++
 			s.pkt.Index = s.index
-			s.packets.Add(1)
-			s.bytes.Add(uint64(s.pkt.CapLen))
+			s.nbytes += uint64(s.pkt.CapLen)
+			if s.index&(statsEvery-1) == 0 {
+				s.publish()
+			}
 			return &s.pkt, nil
 		}
 		s.closeCurrent()
 		if err != io.EOF {
 			// Keep going with the next file on the following call.
+			s.publish()
 			return nil, err
 		}
 	}
+}
+
+// statsEvery is how many packets go by between updates of the counters
+// Stats reads (a power of two): atomic updates per packet would cost the
+// reading goroutine more than parsing the record does. At the end of the
+// input, on an error and on Close they are exact.
+const statsEvery = 256
+
+// publish makes the counts so far visible to Stats.
+func (s *fileSource) publish() {
+	s.packets.Store(s.index)
+	s.bytes.Store(s.nbytes)
 }
 
 // readNext reads the next packet of the current file. Over a mapping, a
@@ -646,6 +666,7 @@ func (s *fileSource) Stats() SourceStats {
 
 // Close implements Source.
 func (s *fileSource) Close() error {
+	s.publish()
 	if !s.closed {
 		s.closed = true
 		s.closeCurrent()
