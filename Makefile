@@ -53,7 +53,9 @@ bench-data:
 bench:
 	MAKE_BENCH_PCAP=$(SHARED)/bench/make-bench-pcap.sh bench/compare.sh
 
-# Live capture through a private veth pair at rising tcpreplay rates (RATES).
+# Live capture through a private veth pair: REPLAYS tcpreplays at the packet
+# rates of RATES; THRESHOLD=1 searches where hellowatch and tcpdump start
+# dropping (make bench-live THRESHOLD=1; bench/live.sh lists the settings).
 bench-live: bench-data
 	bench/live.sh
 
