@@ -36,6 +36,8 @@ echo "== go vet" >&2
 go vet ./...
 echo "== staticcheck" >&2
 staticcheck ./...
+echo "== build without cgo (files only)" >&2
+CGO_ENABLED=0 go build -o /dev/null ./cmd/hellowatch
 echo "== go test" >&2
 go test -race -count=1 -timeout 15m "$@" $(go list ./... | grep -v /e2e)
 echo "== end-to-end (live capture, real nginx)" >&2
