@@ -19,9 +19,10 @@
 # filter (FILTER) and libpcap (TPACKET_V3, immediate mode off).
 #
 # What is replayed: the packets of FILE that match FILTER (so that every
-# packet sent is one the capturer must see), split by TCP connection
-# (tshark's tcp.stream modulo REPLAYS; anything not TCP goes to the first
-# part) into REPLAYS parts. Part k goes to tcpreplay k, all REPLAYS at once
+# packet sent is one the capturer must see), split by TCP port pair (a hash
+# of the two ports modulo REPLAYS, so that each connection, and each 5-tuple
+# used again, is in one part; anything not TCP goes to the first part) into
+# REPLAYS parts. Part k goes to tcpreplay k, all REPLAYS at once
 # into the same veth end, each at RATE/REPLAYS packets per second
 # (tcpreplay --pps): so the offered rate can pass what one tcpreplay sends,
 # every packet is sent once per step, no connection is in two parts, and the
@@ -79,6 +80,10 @@
 #   TCPDUMP_ARGS=              extra arguments for tcpdump
 #   METRICS_PORT=9102          hellowatch --metrics-addr 127.0.0.1:PORT inside rx
 #   SETTLE=2                   seconds to wait after a replay before reading counters
+# Columns: cpu_s is the capturer's CPU time over the step, others_s the CPU
+# time anything else (not the tcpreplays, not the capturer) took meanwhile:
+# steps with much of it ran beside another load and are suspect (a few
+# tenths of a second either way is the kernel's accounting).
 #   LOCK=                      a file to flock(1) for the measurements (not for
 #                              making the parts, building, the offline counts),
 #                              so that benchmarks sharing a machine never overlap
@@ -167,13 +172,14 @@ trap 'exit 130' INT TERM
 calc() { awk "BEGIN { print $* }"; }
 
 # --- the parts to replay ------------------------------------------------------------
-# Kept per (file, its size and time, FILTER, REPLAYS); made again when any changes.
-key=$(printf '%s\n' "$(stat -c '%s %Y' "$file")" "$FILTER" "$REPLAYS" | sha256sum | cut -c1-12)
+# Kept per (file, its size and time, FILTER, REPLAYS, how it is split); made
+# again when any changes.
+key=$(printf '%s\n' "$(stat -c '%s %Y' "$file")" "$FILTER" "$REPLAYS" ports | sha256sum | cut -c1-12)
 parts_dir=$BENCH_DIR/live-parts/$(basename "$file" .pcap)-$REPLAYS-$key
 parts=()
 for ((k = 0; k < REPLAYS; k++)); do parts+=("$parts_dir/part-$k.pcap"); done
 if [ ! -s "$parts_dir/done" ]; then
-	log "splitting $(basename "$file") ('$FILTER') by TCP connection into $REPLAYS parts in $parts_dir"
+	log "splitting $(basename "$file") ('$FILTER') by TCP port pair into $REPLAYS parts in $parts_dir"
 	mkdir -p "$parts_dir"
 	tcpdump -r "$file" -w "$work/filtered.pcap" "$FILTER" 2>/dev/null || die "tcpdump -r $file '$FILTER' failed"
 	for ((k = 0; k < REPLAYS; k++)); do
@@ -181,7 +187,12 @@ if [ ! -s "$parts_dir/done" ]; then
 			cp "$work/filtered.pcap" "${parts[k]}"
 			continue
 		fi
-		if [ "$k" = 0 ]; then sel="!tcp || tcp.stream % $REPLAYS == 0"; else sel="tcp && tcp.stream % $REPLAYS == $k"; fi
+		# By port pair, not by tcp.stream: a 5-tuple used again (a new
+		# connection after the last one closed) must stay in one part, or
+		# two replays interleave the two connections. Linux gives connect()
+		# even ports only, hence the sum halved.
+		hash="{{tcp.srcport + tcp.dstport} / 2} % $REPLAYS"
+		if [ "$k" = 0 ]; then sel="!tcp || $hash == 0"; else sel="tcp && $hash == $k"; fi
 		nice tshark -n -r "$work/filtered.pcap" -Y "$sel" -w "${parts[k]}" \
 			--disable-protocol tls,http,http2,dns,ssh,quic -o tcp.analyze_sequence_numbers:FALSE 2>"$work/tshark.err" ||
 			{ grep -v 'Running as user' "$work/tshark.err" >&2; die "tshark could not split $file"; }
@@ -249,10 +260,17 @@ if [ "$want_hw" = 1 ]; then
 fi
 
 # --- the measurements, under LOCK if given ---------------------------------------
+lock_fd=
 if [ -n "$LOCK" ]; then
 	exec {lock_fd}>>"$LOCK"
 	flock "$lock_fd"
 fi
+# nolock CMD...: exec CMD without the lock's descriptor, for the processes
+# started in the background (cmd &), so that one left behind cannot hold
+# the lock.
+nolock() {
+	if [ -n "$lock_fd" ]; then exec "$@" {lock_fd}>&-; else exec "$@"; fi
+}
 
 # --- namespaces -----------------------------------------------------------------
 S_TX=(ip netns exec "$ns_tx")
@@ -286,6 +304,22 @@ cpu_ticks() { # cpu_ticks PID: user+system clock ticks of a process
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# others_ticks sets REPLY to the clock ticks of user, system and interrupt
+# time the whole machine has spent, minus what this shell's waited-for
+# children (the tcpreplays) took; over a step, less the capturer's, it is
+# what anything else took (another benchmark, a build): the figures of a
+# step with much of it are suspect. Not in $(...): times must run in this
+# shell.
+others_ticks() {
+	times >"$work/times"
+	REPLY=$(awk -v hz="$(getconf CLK_TCK)" '
+		FILENAME == "/proc/stat" { if ($1 == "cpu") busy = $2 + $3 + $4 + $7 + $8; next }
+		FNR == 2 {
+			for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); kids += (t[1] * 60 + t[2]) * hz }
+		}
+		END { printf "%.0f\n", busy - kids }' /proc/stat "$work/times")
+}
+
 start_capture() { # start_capture CAPTURER
 	: >"$work/cap.out"
 	: >"$work/cap.err"
@@ -293,7 +327,7 @@ start_capture() { # start_capture CAPTURER
 	case $1 in
 	hellowatch)
 		# shellcheck disable=SC2086
-		"${S_RX[@]}" "$hw" -i veth0 -s "$SNAPLEN" -B "$BUFFER_KIB" --format json \
+		nolock "${S_RX[@]}" "$hw" -i veth0 -s "$SNAPLEN" -B "$BUFFER_KIB" --format json \
 			--metrics-addr "127.0.0.1:$METRICS_PORT" --summary always $HELLOWATCH_ARGS "$FILTER" \
 			>"$work/cap.out" 2>"$work/cap.err" &
 		cap_pid=$!
@@ -306,7 +340,7 @@ start_capture() { # start_capture CAPTURER
 		;;
 	tcpdump)
 		# shellcheck disable=SC2086
-		"${S_RX[@]}" tcpdump -i veth0 -n -s "$SNAPLEN" -B "$BUFFER_KIB" $TCPDUMP_ARGS -w /dev/null "$FILTER" 2>"$work/cap.err" &
+		nolock "${S_RX[@]}" tcpdump -i veth0 -n -s "$SNAPLEN" -B "$BUFFER_KIB" $TCPDUMP_ARGS -w /dev/null "$FILTER" 2>"$work/cap.err" &
 		cap_pid=$!
 		for i in $(seq 100); do
 			grep -q "listening on" "$work/cap.err" && return 0
@@ -338,7 +372,7 @@ replay() {
 	fi
 	replay_pids=()
 	for ((k = 0; k < REPLAYS; k++)); do
-		"${S_TX[@]}" tcpreplay -i veth0 --no-flow-stats "${args[@]}" "${parts[k]}" >"$work/replay-$k.txt" 2>&1 &
+		nolock "${S_TX[@]}" tcpreplay -i veth0 --no-flow-stats "${args[@]}" "${parts[k]}" >"$work/replay-$k.txt" 2>&1 &
 		replay_pids+=($!)
 	done
 	for ((k = 0; k < REPLAYS; k++)); do
@@ -362,13 +396,17 @@ replay() {
 # step CAPTURER RATE: one measurement; prints a row and sets verdict (ok,
 # DROP) and achieved.
 step() {
-	local c=$1 rate=$2 rx0 rx1 vd0 vd1 t0=0 t1=0
+	local c=$1 rate=$2 rx0 rx1 vd0 vd1 t0=0 t1=0 o0 o1
 	start_capture "$c"
 	rx0=$(netstat rx rx_packets)
 	vd0=$(($(netstat tx tx_dropped) + $(netstat rx rx_dropped)))
 	[ -n "$cap_pid" ] && t0=$(cpu_ticks "$cap_pid")
+	others_ticks
+	o0=$REPLY
 	replay "$rate"
 	sleep "$SETTLE"
+	others_ticks
+	o1=$REPLY
 	rx1=$(netstat rx rx_packets)
 	vd1=$(($(netstat tx tx_dropped) + $(netstat rx rx_dropped)))
 	[ -n "$cap_pid" ] && t1=$(cpu_ticks "$cap_pid")
@@ -403,10 +441,11 @@ step() {
 		pct=$(calc "sprintf(\"%.3f\", 100 * $lost / $delivered)")
 		if awk "BEGIN { exit !($pct > $TOLERANCE) }"; then verdict=DROP; else verdict=ok; fi
 	fi
-	local cpu
+	local cpu others
 	cpu=$(calc "sprintf(\"%.2f\", ($t1 - $t0) / $(getconf CLK_TCK))")
-	printf '%-10s %8s %8s %6s %8s %9s %8s %8s %8s %7s %6s %10s %8s %6s\n' \
-		"$c" "$rate" "$achieved" "$mbps" "$sent" "$delivered" "$vdrop" "$seen" "$kdrop" "$pct" "$cpu" "$found" "$expected" "$verdict"
+	others=$(calc "sprintf(\"%.2f\", ($o1 - $o0 - ($t1 - $t0)) / $(getconf CLK_TCK))")
+	printf '%-10s %8s %8s %6s %8s %9s %8s %8s %8s %7s %6s %8s %10s %8s %6s\n' \
+		"$c" "$rate" "$achieved" "$mbps" "$sent" "$delivered" "$vdrop" "$seen" "$kdrop" "$pct" "$cpu" "$others" "$found" "$expected" "$verdict"
 	echo "$c $rate $pct $achieved $mbps" >>"$work/tries"
 	return 0
 }
@@ -417,8 +456,8 @@ header() {
 		"in $REPLAYS parts (${part_packets[*]} packets) by $REPLAYS tcpreplay at once"
 	echo "== capturers: ${capturers[*]}; snaplen $SNAPLEN, kernel buffer $BUFFER_KIB KiB; tolerance $TOLERANCE% of delivered;" \
 		"$(nproc) cores ($(lscpu | sed -nE 's/^Model name: *//p' | head -1)), load $(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '%-10s %8s %8s %6s %8s %9s %8s %8s %8s %7s %6s %10s %8s %6s\n' \
-		capturer offered achieved Mbps sent delivered veth_drop seen kdrop lost% cpu_s handshakes expected verdict
+	printf '%-10s %8s %8s %6s %8s %9s %8s %8s %8s %7s %6s %8s %10s %8s %6s\n' \
+		capturer offered achieved Mbps sent delivered veth_drop seen kdrop lost% cpu_s others_s handshakes expected verdict
 }
 
 # --- fixed rates ------------------------------------------------------------------
