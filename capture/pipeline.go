@@ -171,14 +171,7 @@ func (pl *Pipeline) run(w *worker) {
 // packet's data (a mapped file truncated under the reader) drops the rest
 // of the batch and is counted; the reader reports the file's error.
 func (pl *Pipeline) work(w *worker, b *batch) {
-	defer func() {
-		if r := recover(); r != nil {
-			if !isFault(r) {
-				panic(r)
-			}
-			pl.faults.Add(1)
-		}
-	}()
+	defer pl.countFault()
 	for i := range b.items {
 		it := &b.items[i]
 		if r := DecodePacketWith(it.p.Link, it.p.Data, &w.dec, &pl.cfg.Tunnels); r != SkipNone {
@@ -196,18 +189,22 @@ func (pl *Pipeline) work(w *worker, b *batch) {
 	}
 }
 
+// countFault, deferred, counts a memory fault on packet data (see work)
+// and lets any other panic go on.
+func (pl *Pipeline) countFault() {
+	if r := recover(); r != nil {
+		if !isFault(r) {
+			panic(r)
+		}
+		pl.faults.Add(1)
+	}
+}
+
 // inlinePacket runs a packet through the inline tracker, a fault on its
 // data counted as in work.
 func (pl *Pipeline) inlinePacket(w *worker, p *Packet) {
 	if p.buf != nil && p.buf.m != nil {
-		defer func() {
-			if r := recover(); r != nil {
-				if !isFault(r) {
-					panic(r)
-				}
-				pl.faults.Add(1)
-			}
-		}()
+		defer pl.countFault()
 	}
 	w.t.Packet(p)
 }
